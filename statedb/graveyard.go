@@ -1,0 +1,110 @@
+package statedb
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// The graveyard holds tombstones of deleted objects for as long as some
+// change iterator has not seen the delete. Collection runs after commits
+// that left tombstones, at most once per gcInterval, and removes every
+// tombstone at or below the table's low watermark.
+
+func (db *DB) kickGC() {
+	select {
+	case db.gcKick <- struct{}{}:
+	default:
+	}
+}
+
+// CollectGraveyard removes the tombstones every change iterator has seen,
+// in all tables, and returns how many it removed. The collector started by
+// [DB.Start] or [Cell] calls it; call it directly only in tests or tools.
+func (db *DB) CollectGraveyard() int {
+	removed := 0
+	for _, e := range db.root.Load().entries {
+		if e.numDeleted == 0 {
+			continue
+		}
+		removed += db.collectTable(e.meta)
+	}
+	return removed
+}
+
+func (db *DB) collectTable(b *tableBase) int {
+	start := time.Now()
+	low := b.lowWatermark()
+	wtxn := db.WriteTxn(b.meta).unwrap()
+	defer wtxn.Abort()
+	s := &wtxn.states[0]
+	e := &s.entry
+	it := e.indexes[graveyardRevisionIndexPos].Root().Iterator()
+	n := 0
+	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
+		o := v.(*object)
+		if o.revision > low {
+			break
+		}
+		s.txn(graveyardRevisionIndexPos).Delete(k)
+		s.txn(graveyardIndexPos).Delete(b.primaryKey(o.data))
+		e.numDeleted--
+		n++
+	}
+	if n > 0 {
+		s.changed = true
+		wtxn.Commit()
+		db.metrics.gcDuration.WithLabelValues(b.name).Observe(time.Since(start).Seconds())
+	}
+	return n
+}
+
+// runGC collects the graveyard whenever kicked, at most once per interval,
+// until ctx is done.
+func (db *DB) runGC(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-db.gcKick:
+		}
+		db.CollectGraveyard()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(db.gcInterval):
+		}
+	}
+}
+
+// Start starts the graveyard collector. Use it when the DB is not run by
+// [Cell] (which runs the collector as a job).
+func (db *DB) Start() error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.stopGC != nil {
+		return errors.New("statedb: DB already started")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db.stopGC = cancel
+	db.gcDone = make(chan struct{})
+	go func() {
+		defer close(db.gcDone)
+		db.runGC(ctx)
+	}()
+	return nil
+}
+
+// Stop stops the collector started by Start and waits for it to exit.
+func (db *DB) Stop() error {
+	db.mu.Lock()
+	cancel, done := db.stopGC, db.gcDone
+	db.stopGC, db.gcDone = nil, nil
+	db.mu.Unlock()
+	if cancel == nil {
+		return nil
+	}
+	cancel()
+	<-done
+	return nil
+}

@@ -1,0 +1,205 @@
+package statedb
+
+import (
+	"fmt"
+	"iter"
+	"regexp"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	iradix "github.com/hashicorp/go-immutable-radix"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hivenet/hivenet/statedb/index"
+)
+
+// tableBase is the part of a table that does not depend on its object type.
+type tableBase struct {
+	name string
+	meta TableMeta
+	// indexNames and unique are indexed by index position (internal
+	// indexes first, see primaryIndexPos).
+	indexNames []string
+	unique     []bool
+
+	// mu is the table's write lock, held by the WriteTxn that names it.
+	mu sync.Mutex
+
+	// Set by RegisterTable.
+	db          *DB
+	pos         int
+	txnDuration prometheus.Observer
+
+	// empty is what a snapshot taken before registration sees.
+	empty *tableEntry
+
+	// primaryKey recomputes an object's primary key, for graveyard collection.
+	primaryKey func(any) index.Key
+	// fromString parses a textual key for the index at a position.
+	fromString func(pos int, s string) (index.Key, error)
+
+	trackersMu  sync.Mutex
+	trackers    map[*deleteTracker]struct{}
+	numTrackers atomic.Int32
+}
+
+func (b *tableBase) base() *tableBase { return b }
+
+// Name returns the table's name.
+func (b *tableBase) Name() TableName { return b.name }
+
+// Indexes returns the names of the table's indexes, primary first.
+func (b *tableBase) Indexes() []string { return slices.Clone(b.indexNames[primaryIndexPos:]) }
+
+// NumObjects returns the number of objects in the table.
+func (b *tableBase) NumObjects(txn ReadTxn) int { return txn.entry(b).numObjects }
+
+// Revision returns the table's latest revision.
+func (b *tableBase) Revision(txn ReadTxn) Revision { return txn.entry(b).revision }
+
+// Initialized reports whether every initializer is done, and returns a
+// channel closed when that becomes true.
+func (b *tableBase) Initialized(txn ReadTxn) (bool, <-chan struct{}) {
+	init := txn.entry(b).init
+	if init == nil || len(init.pending) == 0 {
+		return true, closedChan
+	}
+	return false, init.watch
+}
+
+// PendingInitializers lists the initializers that are not done.
+func (b *tableBase) PendingInitializers(txn ReadTxn) []string {
+	if init := txn.entry(b).init; init != nil {
+		return slices.Clone(init.pending)
+	}
+	return nil
+}
+
+// numDeleted is the number of tombstones kept for change iterators.
+func (b *tableBase) numDeleted(txn ReadTxn) int { return txn.entry(b).numDeleted }
+
+// anyObjects iterates the objects in primary key order without knowing
+// their type, for the HTTP handler.
+func (b *tableBase) anyObjects(txn ReadTxn) iter.Seq2[any, Revision] {
+	root := txn.entry(b).iterRoot(primaryIndexPos)
+	return func(yield func(any, Revision) bool) {
+		it := root.Iterator()
+		for _, v, ok := it.Next(); ok; _, v, ok = it.Next() {
+			o := v.(*object)
+			if !yield(o.data, o.revision) {
+				return
+			}
+		}
+	}
+}
+
+func (b *tableBase) newEntry() *tableEntry {
+	e := &tableEntry{
+		meta:    b,
+		indexes: make([]*iradix.Tree, len(b.indexNames)),
+		watch:   make(chan struct{}),
+	}
+	for i := range e.indexes {
+		e.indexes[i] = iradix.New()
+	}
+	return e
+}
+
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
+
+// object is how a row is stored: the user's object and the revision it
+// was written at.
+type object struct {
+	data     any
+	revision Revision
+}
+
+var tableNameRe = regexp.MustCompile(`^[a-z][a-z0-9_\-]{0,63}$`)
+
+// NewTable creates a table of objects of type T with the given indexes. The
+// table is usable once registered with [DB.RegisterTable].
+//
+// Names are lower-case letters, digits, '-' and '_', starting with a
+// letter (they appear in URLs and metric labels). Returns [ErrInvalidTable],
+// [ErrPrimaryIndexNotUnique] or [ErrDuplicateIndex], wrapped with the table
+// name.
+func NewTable[T any](name TableName, primary Indexer[T], secondary ...Indexer[T]) (RWTable[T], error) {
+	if !tableNameRe.MatchString(name) {
+		return nil, fmt.Errorf("table %q: name must match %s: %w", name, tableNameRe, ErrInvalidTable)
+	}
+	if primary == nil {
+		return nil, fmt.Errorf("table %q: no primary index: %w", name, ErrInvalidTable)
+	}
+	if !primary.isUnique() {
+		return nil, fmt.Errorf("table %q: index %q: %w", name, primary.IndexName(), ErrPrimaryIndexNotUnique)
+	}
+	t := &genTable[T]{
+		primary:   primary,
+		secondary: secondary,
+	}
+	t.name = name
+	t.meta = t
+	t.pos = -1
+	t.indexNames = []string{"__revision__", "__graveyard__", "__graveyard_revision__", primary.IndexName()}
+	t.unique = []bool{true, true, true, true}
+	t.indexers = []Indexer[T]{nil, nil, nil, primary}
+	for _, idx := range secondary {
+		n := idx.IndexName()
+		if n == "" || slices.Contains(t.indexNames, n) {
+			return nil, fmt.Errorf("table %q: index %q: %w", name, n, ErrDuplicateIndex)
+		}
+		t.indexNames = append(t.indexNames, n)
+		t.unique = append(t.unique, idx.isUnique())
+		t.indexers = append(t.indexers, idx)
+	}
+	t.primaryKey = func(a any) index.Key { return primary.objectKeys(a.(T)).First() }
+	t.fromString = func(pos int, s string) (index.Key, error) { return t.indexers[pos].fromString(s) }
+	t.trackers = map[*deleteTracker]struct{}{}
+	t.empty = t.newEntry()
+	t.txnDuration = nopObserver{}
+	return t, nil
+}
+
+// MustNewTable is NewTable that panics on error, for package-level tables
+// whose definition is fixed at compile time.
+func MustNewTable[T any](name TableName, primary Indexer[T], secondary ...Indexer[T]) RWTable[T] {
+	t, err := NewTable(name, primary, secondary...)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Observe(float64) {}
+
+// genTable is the RWTable implementation.
+type genTable[T any] struct {
+	tableBase
+	primary   Indexer[T]
+	secondary []Indexer[T]
+	// indexers is parallel to indexNames; nil for internal indexes.
+	indexers []Indexer[T]
+}
+
+func (t *genTable[T]) ToTable() Table[T]          { return t }
+func (t *genTable[T]) PrimaryIndexer() Indexer[T] { return t.primary }
+
+func (t *genTable[T]) String() string { return "statedb.Table[" + t.name + "]" }
+
+// indexPos returns the position of a user index. Queries are built from
+// an Index of the table's type, so an unknown name is a wiring bug.
+func (t *genTable[T]) indexPos(name string) int {
+	for i := primaryIndexPos; i < len(t.indexNames); i++ {
+		if t.indexNames[i] == name {
+			return i
+		}
+	}
+	panic(fmt.Sprintf("statedb: table %q has no index %q", t.name, name))
+}

@@ -1,0 +1,257 @@
+package statedb
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/hivenet/hivenet/statedb/index"
+)
+
+func revisionKey(rev Revision) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), rev)
+}
+
+func (t *genTable[T]) Insert(txn WriteTxn, obj T) (oldObj T, hadOld bool, err error) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return oldObj, false, err
+	}
+	return t.insert(s, obj, nil, 0, false)
+}
+
+func (t *genTable[T]) Modify(txn WriteTxn, obj T, merge func(old, new T) T) (oldObj T, hadOld bool, err error) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return oldObj, false, err
+	}
+	return t.insert(s, obj, merge, 0, false)
+}
+
+func (t *genTable[T]) CompareAndSwap(txn WriteTxn, rev Revision, obj T) (oldObj T, hadOld bool, err error) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return oldObj, false, err
+	}
+	return t.insert(s, obj, nil, rev, true)
+}
+
+// insert writes obj (or merge(old, obj)), optionally only if the stored
+// object has revision casRev.
+func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, casRev Revision, cas bool) (oldObj T, hadOld bool, err error) {
+	pks := t.primary.objectKeys(obj)
+	if pks.Len() != 1 {
+		return oldObj, false, fmt.Errorf("table %q: index %q: got %d keys: %w", t.name, t.primary.IndexName(), pks.Len(), ErrPrimaryKeyCount)
+	}
+	pk := pks.First()
+	e := &s.entry
+	prim := s.txn(primaryIndexPos)
+
+	var old *object
+	if merge != nil || cas {
+		if v, ok := prim.Get(pk); ok {
+			old = v.(*object)
+		}
+		if cas {
+			if old == nil {
+				return oldObj, false, fmt.Errorf("table %q: %w", t.name, ErrObjectNotFound)
+			}
+			if old.revision != casRev {
+				return old.data.(T), true, fmt.Errorf("table %q: have revision %d, want %d: %w", t.name, old.revision, casRev, ErrRevisionNotEqual)
+			}
+		}
+		if merge != nil && old != nil {
+			obj = merge(old.data.(T), obj)
+		}
+	}
+
+	rev := e.revision + 1
+	e.revision = rev
+	s.changed, s.dataChanged = true, true
+	o := &object{data: obj, revision: rev}
+
+	if v, had := prim.Insert(pk, o); had {
+		old = v.(*object)
+	} else {
+		old = nil
+		e.numObjects++
+	}
+
+	revs := s.txn(revisionIndexPos)
+	if old != nil {
+		revs.Delete(revisionKey(old.revision))
+		oldObj, hadOld = old.data.(T), true
+	}
+	revs.Insert(revisionKey(rev), o)
+
+	// A re-inserted object is live again: it must not also be reported
+	// as deleted.
+	if e.numDeleted > 0 {
+		if v, ok := s.txn(graveyardIndexPos).Delete(pk); ok {
+			s.txn(graveyardRevisionIndexPos).Delete(revisionKey(v.(*object).revision))
+			e.numDeleted--
+		}
+	}
+
+	for i, idx := range t.secondary {
+		pos := secondaryIndexStartPos + i
+		tx := s.txn(pos)
+		unique := t.unique[pos]
+		newKeys := idx.objectKeys(obj)
+		if hadOld {
+			idx.objectKeys(oldObj).Foreach(func(k index.Key) {
+				if newKeys.Exists(k) {
+					return
+				}
+				if unique {
+					// Only remove the key if it still points at this object.
+					if v, ok := tx.Get(k); ok && v.(*object) == old {
+						tx.Delete(k)
+					}
+				} else {
+					tx.Delete(encodeNonUnique(k, pk))
+				}
+			})
+		}
+		newKeys.Foreach(func(k index.Key) {
+			if unique {
+				tx.Insert(k, o)
+			} else {
+				tx.Insert(encodeNonUnique(k, pk), o)
+			}
+		})
+	}
+	return oldObj, hadOld, nil
+}
+
+func (t *genTable[T]) Delete(txn WriteTxn, obj T) (oldObj T, hadOld bool, err error) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return oldObj, false, err
+	}
+	return t.delete(s, obj, 0, false)
+}
+
+func (t *genTable[T]) CompareAndDelete(txn WriteTxn, rev Revision, obj T) (oldObj T, hadOld bool, err error) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return oldObj, false, err
+	}
+	return t.delete(s, obj, rev, true)
+}
+
+func (t *genTable[T]) delete(s *tableState, obj T, casRev Revision, cas bool) (oldObj T, hadOld bool, err error) {
+	pk := t.primary.objectKeys(obj).First()
+	prim := s.txn(primaryIndexPos)
+	if cas {
+		v, ok := prim.Get(pk)
+		if !ok {
+			return oldObj, false, fmt.Errorf("table %q: %w", t.name, ErrObjectNotFound)
+		}
+		if o := v.(*object); o.revision != casRev {
+			return o.data.(T), true, fmt.Errorf("table %q: have revision %d, want %d: %w", t.name, o.revision, casRev, ErrRevisionNotEqual)
+		}
+	}
+	v, ok := prim.Delete(pk)
+	if !ok {
+		return oldObj, false, nil
+	}
+	t.deleteIndexed(s, pk, v.(*object))
+	return v.(*object).data.(T), true, nil
+}
+
+// deleteIndexed removes a just-deleted object from the other indexes and,
+// if change iterators are tracking deletes, leaves a tombstone.
+func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
+	e := &s.entry
+	e.numObjects--
+	rev := e.revision + 1
+	e.revision = rev
+	s.changed, s.dataChanged = true, true
+
+	s.txn(revisionIndexPos).Delete(revisionKey(old.revision))
+	oldT := old.data.(T)
+	for i, idx := range t.secondary {
+		pos := secondaryIndexStartPos + i
+		tx := s.txn(pos)
+		unique := t.unique[pos]
+		idx.objectKeys(oldT).Foreach(func(k index.Key) {
+			if unique {
+				if v, ok := tx.Get(k); ok && v.(*object) == old {
+					tx.Delete(k)
+				}
+			} else {
+				tx.Delete(encodeNonUnique(k, pk))
+			}
+		})
+	}
+
+	if t.numTrackers.Load() > 0 {
+		tomb := &object{data: old.data, revision: rev}
+		if _, had := s.txn(graveyardIndexPos).Insert(pk, tomb); had {
+			// Cannot happen (a live object has no tombstone), but keep the
+			// revision index consistent if it ever does.
+			e.numDeleted--
+		}
+		s.txn(graveyardRevisionIndexPos).Insert(revisionKey(rev), tomb)
+		e.numDeleted++
+	}
+}
+
+func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		return err
+	}
+	// Delete one by one so every object gets a revision and, if tracked,
+	// a tombstone. Iterate a frozen root: we delete as we go.
+	root := s.entry.iterRoot(primaryIndexPos)
+	prim := s.txn(primaryIndexPos)
+	it := root.Iterator()
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		if v, deleted := prim.Delete(k); deleted {
+			t.deleteIndexed(s, k, v.(*object))
+		}
+	}
+	return nil
+}
+
+func (t *genTable[T]) RegisterInitializer(txn WriteTxn, name string) func(WriteTxn) {
+	s, err := txn.unwrap().state(&t.tableBase)
+	if err != nil {
+		panic(fmt.Sprintf("statedb: RegisterInitializer %q: %s", name, err))
+	}
+	e := &s.entry
+	init := &tableInit{}
+	if e.init != nil {
+		*init = *e.init
+		if slices.Contains(init.pending, name) {
+			panic(fmt.Sprintf("statedb: table %q: initializer %q registered twice", t.name, name))
+		}
+		init.pending = slices.Clone(init.pending)
+	} else {
+		init.watch = make(chan struct{})
+	}
+	init.pending = append(init.pending, name)
+	e.init = init
+	s.changed = true
+
+	var once sync.Once
+	return func(txn WriteTxn) {
+		once.Do(func() {
+			s, err := txn.unwrap().state(&t.tableBase)
+			if err != nil {
+				panic(fmt.Sprintf("statedb: initializer %q done: %s", name, err))
+			}
+			e := &s.entry
+			if e.init == nil {
+				return
+			}
+			init := *e.init
+			init.pending = slices.DeleteFunc(slices.Clone(init.pending), func(n string) bool { return n == name })
+			e.init = &init
+			s.changed = true
+		})
+	}
+}

@@ -1,0 +1,176 @@
+package statedb
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	iradix "github.com/hashicorp/go-immutable-radix"
+)
+
+// writeTxn is the WriteTxn implementation.
+type writeTxn struct {
+	db       *DB
+	snapshot *readTxn
+	states   []tableState // locked tables in registration order
+	inline   [2]tableState
+	closed   bool
+	start    time.Time
+}
+
+// tableState is a locked table's working copy within a write transaction.
+type tableState struct {
+	base  *tableBase
+	entry tableEntry
+	// changed: there is something to commit. dataChanged: objects were
+	// written, so the table's watch channel must close. Graveyard
+	// collection changes the former only.
+	changed     bool
+	dataChanged bool
+}
+
+func (t *writeTxn) unwrap() *writeTxn { return t }
+
+func (t *writeTxn) entry(b *tableBase) *tableEntry {
+	for i := range t.states {
+		if t.states[i].base == b {
+			return &t.states[i].entry
+		}
+	}
+	return t.snapshot.entry(b)
+}
+
+// state returns the working state of a table locked by this transaction.
+func (t *writeTxn) state(b *tableBase) (*tableState, error) {
+	if t.closed {
+		return nil, fmt.Errorf("table %q: %w", b.name, ErrTransactionClosed)
+	}
+	for i := range t.states {
+		if t.states[i].base == b {
+			return &t.states[i], nil
+		}
+	}
+	return nil, fmt.Errorf("table %q: %w", b.name, ErrTableNotLockedForWriting)
+}
+
+// txn returns the open radix transaction for index pos, starting it (and
+// copying the entry's index slice) on first use.
+func (s *tableState) txn(pos int) *iradix.Txn {
+	e := &s.entry
+	if e.txns == nil {
+		e.txns = make([]*iradix.Txn, len(e.indexes))
+		e.indexes = slices.Clone(e.indexes)
+	}
+	tx := e.txns[pos]
+	if tx == nil {
+		tx = e.indexes[pos].Txn()
+		// Only user indexes hand out per-key watch channels; the internal
+		// ones are watched through the table's channel.
+		tx.TrackMutate(pos >= primaryIndexPos)
+		e.txns[pos] = tx
+	}
+	return tx
+}
+
+func (t *writeTxn) Abort() {
+	if t.closed {
+		return
+	}
+	t.closed = true
+	d := time.Since(t.start).Seconds()
+	for i := len(t.states) - 1; i >= 0; i-- {
+		t.states[i].base.mu.Unlock()
+		t.states[i].base.txnDuration.Observe(d)
+	}
+}
+
+func (t *writeTxn) Commit() ReadTxn {
+	if t.closed {
+		return t.db.ReadTxn()
+	}
+	t.closed = true
+	db := t.db
+
+	anyChanged := false
+	for i := range t.states {
+		s := &t.states[i]
+		if !s.changed {
+			continue
+		}
+		anyChanged = true
+		e := &s.entry
+		if e.txns != nil {
+			for pos, tx := range e.txns {
+				if tx != nil {
+					e.indexes[pos] = tx.CommitOnly()
+				}
+			}
+		}
+	}
+
+	var root *readTxn
+	if anyChanged {
+		db.mu.Lock()
+		cur := db.root.Load()
+		entries := slices.Clone(cur.entries)
+		for i := range t.states {
+			s := &t.states[i]
+			if !s.changed {
+				continue
+			}
+			ne := new(tableEntry)
+			*ne = s.entry
+			ne.txns = nil
+			if s.dataChanged {
+				ne.watch = make(chan struct{})
+			}
+			if ne.init != nil && len(ne.init.pending) == 0 {
+				ne.init = nil
+			}
+			entries[s.base.pos] = ne
+		}
+		root = &readTxn{entries: entries}
+		db.root.Store(root)
+		db.mu.Unlock()
+	} else {
+		root = db.root.Load()
+	}
+
+	// Close channels only after the new root is visible, so a reader woken
+	// by one sees the change when it looks again.
+	kickGC := false
+	for i := range t.states {
+		s := &t.states[i]
+		if !s.changed {
+			continue
+		}
+		old := t.snapshot.entries[s.base.pos]
+		if s.entry.txns != nil {
+			for _, tx := range s.entry.txns {
+				if tx != nil {
+					tx.Notify()
+				}
+			}
+		}
+		if s.dataChanged {
+			close(old.watch)
+		}
+		if old.init != nil && (s.entry.init == nil || len(s.entry.init.pending) == 0) {
+			close(old.init.watch)
+		}
+		if s.entry.numDeleted > old.numDeleted {
+			kickGC = true
+		}
+	}
+	if kickGC {
+		db.kickGC()
+	}
+
+	now := time.Now()
+	for i := len(t.states) - 1; i >= 0; i-- {
+		s := &t.states[i]
+		s.base.mu.Unlock()
+		s.base.txnDuration.Observe(now.Sub(t.start).Seconds())
+	}
+	return root
+}
