@@ -64,11 +64,11 @@ type AddressType string
 
 // The address types hivenet publishes on a CiliumNode.
 const (
-	NodeInternalIP   AddressType = "InternalIP"
-	NodeExternalIP   AddressType = "ExternalIP"
-	NodeCiliumIntIP  AddressType = "CiliumInternalIP"
-	NodeHostName     AddressType = "Hostname"
-	NodeInternalDNS  AddressType = "InternalDNS"
+	NodeInternalIP  AddressType = "InternalIP"
+	NodeExternalIP  AddressType = "ExternalIP"
+	NodeCiliumIntIP AddressType = "CiliumInternalIP"
+	NodeHostName    AddressType = "Hostname"
+	NodeInternalDNS AddressType = "InternalDNS"
 	NodeExternalDNS AddressType = "ExternalDNS"
 )
 

@@ -14,13 +14,13 @@ var SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: "v2"}
 
 // Plural resource names, as used in API paths and CRD names.
 const (
-	CNPPluralName      = "ciliumnetworkpolicies"
-	CCNPPluralName     = "ciliumclusterwidenetworkpolicies"
-	CNPluralName       = "ciliumnodes"
-	CIDPluralName      = "ciliumidentities"
-	CEPPluralName      = "ciliumendpoints"
-	PoolPluralName     = "ciliumloadbalancerippools"
-	CEGPPluralName     = "ciliumegressgatewaypolicies"
+	CNPPluralName  = "ciliumnetworkpolicies"
+	CCNPPluralName = "ciliumclusterwidenetworkpolicies"
+	CNPluralName   = "ciliumnodes"
+	CIDPluralName  = "ciliumidentities"
+	CEPPluralName  = "ciliumendpoints"
+	PoolPluralName = "ciliumloadbalancerippools"
+	CEGPPluralName = "ciliumegressgatewaypolicies"
 )
 
 // Resource returns the GroupVersionResource of a plural name in cilium.io/v2.
