@@ -21,7 +21,9 @@ type Neighbor struct {
 	MAC    net.HardwareAddr
 }
 
-func (n Neighbor) String() string { return n.IP.String() + " lladdr " + n.MAC.String() + " dev " + n.Device }
+func (n Neighbor) String() string {
+	return n.IP.String() + " lladdr " + n.MAC.String() + " dev " + n.Device
+}
 
 type neighKey struct {
 	device string

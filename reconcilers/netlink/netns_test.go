@@ -48,4 +48,3 @@ func testNetNS(t *testing.T, suffix string) (*vnl.Handle, func(args string)) {
 	t.Cleanup(h.Close)
 	return h, ipn
 }
-
