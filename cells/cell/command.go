@@ -29,6 +29,7 @@ func (h *Hive) Command(use, short string, extra ...*cobra.Command) *cobra.Comman
 			return h.Run()
 		},
 	}
+	cmd.CompletionOptions.DisableDefaultCmd = true
 	h.RegisterFlags(cmd.Flags())
 	cmd.SetUsageFunc(func(c *cobra.Command) error {
 		h.PrintUsage(c.OutOrStderr(), c)

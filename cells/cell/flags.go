@@ -82,7 +82,7 @@ func applyConfigDir(fs *pflag.FlagSet, dir string, log *slog.Logger) error {
 func flagsByModule(fs *pflag.FlagSet) ([]string, map[string]*pflag.FlagSet) {
 	groups := map[string]*pflag.FlagSet{}
 	fs.VisitAll(func(f *pflag.Flag) {
-		mod := "other"
+		mod := "general"
 		if a := f.Annotations[moduleAnnotation]; len(a) > 0 {
 			mod = a[0]
 		}

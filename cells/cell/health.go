@@ -81,11 +81,18 @@ type healthRegistry struct {
 	mu      sync.Mutex
 	reports map[string]*Status // by scope id ("module" or "module.part")
 	titles  map[string]string  // module id -> title
-	now     func() time.Time
+	// defaults are what a module without reports shows.
+	defaults map[string]Status
+	now      func() time.Time
 }
 
 func newHealthRegistry() *healthRegistry {
-	return &healthRegistry{reports: map[string]*Status{}, titles: map[string]string{}, now: time.Now}
+	return &healthRegistry{
+		reports:  map[string]*Status{},
+		titles:   map[string]string{},
+		defaults: map[string]Status{},
+		now:      time.Now,
+	}
 }
 
 func (r *healthRegistry) scope(id string) Health { return &healthScope{r: r, id: id} }
@@ -115,17 +122,16 @@ func (r *healthRegistry) report(id string, lvl Level, msg string, err error) {
 	}
 }
 
-// markModules reports lvl/msg for every module that has no report of its own
-// yet (a module whose hooks all succeeded is OK without saying so) or, with
-// force, for all reports (everything is Stopped once the hive stops).
+// markModules sets the level a module shows while it has no reports of its
+// own (a module whose hooks all succeeded is OK without saying so). With force,
+// every report is overwritten too: everything is Stopped once the hive stops.
 func (r *healthRegistry) markModules(lvl Level, msg string, force bool) {
 	r.mu.Lock()
-	var ids []string
+	now := r.now()
 	for id := range r.titles {
-		if force || !r.hasReportsLocked(id) {
-			ids = append(ids, id)
-		}
+		r.defaults[id] = Status{ID: id, Level: lvl, Message: msg, Since: now, Updated: now}
 	}
+	var ids []string
 	if force {
 		for id := range r.reports {
 			ids = append(ids, id)
@@ -135,15 +141,6 @@ func (r *healthRegistry) markModules(lvl Level, msg string, force bool) {
 	for _, id := range ids {
 		r.report(id, lvl, msg, nil)
 	}
-}
-
-func (r *healthRegistry) hasReportsLocked(module string) bool {
-	for id := range r.reports {
-		if id == module || strings.HasPrefix(id, module+".") {
-			return true
-		}
-	}
-	return false
 }
 
 func moduleOf(id string) string {
@@ -174,6 +171,11 @@ func (r *healthRegistry) Modules() []ModuleHealth {
 	}
 	out := make([]ModuleHealth, 0, len(mods))
 	for _, m := range mods {
+		if len(m.Reports) == 0 {
+			if d, ok := r.defaults[m.ID]; ok {
+				m.Reports = []Status{d}
+			}
+		}
 		sort.Slice(m.Reports, func(i, j int) bool { return m.Reports[i].ID < m.Reports[j].ID })
 		worst := -1
 		for _, s := range m.Reports {

@@ -181,11 +181,28 @@ func OneShot(name string, fn func(ctx context.Context, health Health) error, opt
 
 func (j *oneShot) jobName() string { return j.name }
 
+// reportingHealth remembers whether the job reported OK itself, so the
+// framework's "completed" does not overwrite the job's own message.
+type reportingHealth struct {
+	Health
+	reportedOK bool
+}
+
+func (r *reportingHealth) OK(msg string) { r.reportedOK = true; r.Health.OK(msg) }
+
+func (r *reportingHealth) Degraded(msg string, err error) {
+	r.reportedOK = false
+	r.Health.Degraded(msg, err)
+}
+
 func (j *oneShot) run(ctx context.Context, env jobEnv) {
 	for attempt := 0; ; attempt++ {
-		err := j.fn(ctx, env.health)
+		h := &reportingHealth{Health: env.health}
+		err := j.fn(ctx, h)
 		if err == nil {
-			env.health.OK("completed")
+			if !h.reportedOK {
+				env.health.OK("completed")
+			}
 			return
 		}
 		if ctx.Err() != nil {

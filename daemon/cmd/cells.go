@@ -1,0 +1,28 @@
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hivenet/hivenet/cells/api"
+	"github.com/hivenet/hivenet/cells/cell"
+)
+
+// DefaultSocketPath is where the agent serves its API unless --socket-path
+// says otherwise; the CLI looks there by default.
+const DefaultSocketPath = "/var/run/hivenet/hivenet.sock"
+
+// Agent is every cell of the agent. Features are added here behind their
+// enable-... switches as they land.
+var Agent = cell.Group(
+	api.Cell("hivenet-agent", api.Config{SocketPath: DefaultSocketPath}),
+	kernelCell,
+)
+
+// Command is the agent's command line: flags grouped by module, `hive` to
+// inspect the composition, and running it runs the agent until SIGTERM.
+func Command() *cobra.Command {
+	h := cell.New(Agent)
+	cmd := h.Command("hivenet-agent", "hivenet node agent: eBPF networking, load balancing, policy and observability")
+	cmd.Version = cell.Version
+	return cmd
+}
