@@ -118,12 +118,21 @@ func TestChangesGraveyardHeldBySlowIterator(t *testing.T) {
 	wtxn.Commit()
 	fast.Close()
 	slow.Close()
+	waitFor(t, "graveyard collected after iterators closed", func() bool {
+		return table.base().numDeleted(db.ReadTxn()) == 0
+	})
+}
+
+// waitFor polls cond until it holds or a deadline passes. For conditions
+// reached by a background goroutine that closes no channel we could wait on.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for table.base().numDeleted(db.ReadTxn()) != 0 {
+	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatal("graveyard not collected after iterators closed")
+			t.Fatalf("timed out waiting for %s", what)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

@@ -86,10 +86,10 @@ func (db *DB) Start() error {
 		return errors.New("statedb: DB already started")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	db.stopGC = cancel
-	db.gcDone = make(chan struct{})
+	done := make(chan struct{})
+	db.stopGC, db.gcDone = cancel, done
 	go func() {
-		defer close(db.gcDone)
+		defer close(done)
 		db.runGC(ctx)
 	}()
 	return nil

@@ -38,6 +38,9 @@ type tableBase struct {
 	primaryKey func(any) index.Key
 	// fromString parses a textual key for the index at a position.
 	fromString func(pos int, s string) (index.Key, error)
+	// header returns the table's column names, or nil if the objects are
+	// not TableWritable.
+	header func() []string
 
 	trackersMu  sync.Mutex
 	trackers    map[*deleteTracker]struct{}
@@ -159,6 +162,7 @@ func NewTable[T any](name TableName, primary Indexer[T], secondary ...Indexer[T]
 	}
 	t.primaryKey = func(a any) index.Key { return primary.objectKeys(a.(T)).First() }
 	t.fromString = func(pos int, s string) (index.Key, error) { return t.indexers[pos].fromString(s) }
+	t.header = tableHeaderOf[T]()
 	t.trackers = map[*deleteTracker]struct{}{}
 	t.empty = t.newEntry()
 	t.txnDuration = nopObserver{}
@@ -173,6 +177,25 @@ func MustNewTable[T any](name TableName, primary Indexer[T], secondary ...Indexe
 		panic(err)
 	}
 	return t
+}
+
+// tableHeaderOf returns the column names of T if it is TableWritable. The
+// header is taken from T's zero value; a TableHeader that dereferences a
+// nil receiver is tolerated and yields no header.
+func tableHeaderOf[T any]() func() []string {
+	var zero T
+	tw, ok := any(zero).(TableWritable)
+	if !ok {
+		return nil
+	}
+	return func() (cols []string) {
+		defer func() {
+			if recover() != nil {
+				cols = nil
+			}
+		}()
+		return tw.TableHeader()
+	}
 }
 
 type nopObserver struct{}

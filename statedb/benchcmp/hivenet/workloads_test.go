@@ -1,0 +1,289 @@
+// Source of truth for the workloads; cilium/workloads_test.go is generated from it.
+
+package hivenet
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/hivenet/hivenet/statedb"
+	"github.com/hivenet/hivenet/statedb/index"
+)
+
+type testObject struct {
+	ID   uint64
+	Tags []string
+}
+
+func (o *testObject) TableHeader() []string { return []string{"ID"} }
+func (o *testObject) TableRow() []string    { return []string{fmt.Sprint(o.ID)} }
+
+var (
+	idIndex = statedb.Index[*testObject, uint64]{
+		Name:       "id",
+		FromObject: func(o *testObject) index.KeySet { return index.NewKeySet(index.Uint64(o.ID)) },
+		FromKey:    index.Uint64,
+		Unique:     true,
+	}
+	tagsIndex = statedb.Index[*testObject, string]{
+		Name:       "tags",
+		FromObject: func(o *testObject) index.KeySet { return index.StringSlice(o.Tags) },
+		FromKey:    index.String,
+	}
+)
+
+const (
+	numObjectsToInsert  = 1000
+	numObjectsIteration = 100000
+)
+
+func reportObjects(b *testing.B, n int) {
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "objects/s")
+}
+
+func shuffledIDs(n int) []uint64 {
+	ids := make([]uint64, n)
+	for i := range ids {
+		ids[i] = uint64(i)
+	}
+	rand.Shuffle(n, func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+	return ids
+}
+
+func insertAll(b *testing.B, db *statedb.DB, table statedb.RWTable[*testObject], objs []*testObject) statedb.ReadTxn {
+	wtxn := db.WriteTxn(table)
+	for _, o := range objs {
+		if _, _, err := table.Insert(wtxn, o); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return wtxn.Commit()
+}
+
+func BenchmarkDB_WriteTxn_1(b *testing.B) {
+	db, table := newTestDB(b)
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		if _, _, err := table.Insert(wtxn, &testObject{ID: 123}); err != nil {
+			b.Fatal(err)
+		}
+		wtxn.Commit()
+	}
+	reportObjects(b, b.N)
+}
+
+func BenchmarkDB_WriteTxn_100(b *testing.B)  { benchmarkWriteTxnBatch(b, 100, false) }
+func BenchmarkDB_WriteTxn_1000(b *testing.B) { benchmarkWriteTxnBatch(b, 1000, false) }
+func BenchmarkDB_WriteTxn_100_SecondaryIndex(b *testing.B) {
+	benchmarkWriteTxnBatch(b, 100, true)
+}
+
+func benchmarkWriteTxnBatch(b *testing.B, batch int, secondary bool) {
+	var (
+		db    *statedb.DB
+		table statedb.RWTable[*testObject]
+		tags  []string
+	)
+	if secondary {
+		db, table = newTestDB(b, tagsIndex)
+		tags = []string{"test"}
+	} else {
+		db, table = newTestDB(b)
+	}
+	n := b.N
+	b.ResetTimer()
+	for n > 0 {
+		wtxn := db.WriteTxn(table)
+		k := min(n, batch)
+		for i := range k {
+			if _, _, err := table.Insert(wtxn, &testObject{ID: uint64(i), Tags: tags}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wtxn.Commit()
+		n -= k
+	}
+	reportObjects(b, b.N)
+}
+
+func BenchmarkDB_RandomInsert(b *testing.B) {
+	db, table := newTestDB(b)
+	ids := shuffledIDs(numObjectsToInsert)
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		for _, id := range ids {
+			if _, _, err := table.Insert(wtxn, &testObject{ID: id}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wtxn.Commit()
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_RandomReplace(b *testing.B) {
+	db, table := newTestDB(b, tagsIndex)
+	tag := func(id uint64) []string {
+		if id%2 == 0 {
+			return []string{"even"}
+		}
+		return []string{"odd"}
+	}
+	ids := shuffledIDs(numObjectsToInsert)
+	objs := make([]*testObject, len(ids))
+	for i, id := range ids {
+		objs[i] = &testObject{ID: id, Tags: tag(id)}
+	}
+	insertAll(b, db, table, objs)
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		for _, id := range ids {
+			if _, _, err := table.Insert(wtxn, &testObject{ID: id, Tags: tag(id)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wtxn.Commit()
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_SequentialInsert(b *testing.B) {
+	db, table := newTestDB(b)
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		for id := range uint64(numObjectsToInsert) {
+			if _, _, err := table.Insert(wtxn, &testObject{ID: id}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		wtxn.Commit()
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_Modify(b *testing.B) {
+	db, table := newTestDB(b)
+	ids := shuffledIDs(numObjectsToInsert)
+	objs := make([]*testObject, len(ids))
+	for i, id := range ids {
+		objs[i] = &testObject{ID: id}
+	}
+	insertAll(b, db, table, objs)
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		for _, id := range ids {
+			table.Modify(wtxn, &testObject{ID: id}, func(old, new *testObject) *testObject { return new })
+		}
+		wtxn.Commit()
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+// BenchmarkDB_Changes inserts a batch, observes it through a change
+// iterator, deletes it and observes the deletes: the cost of delete
+// tracking. Tombstones are collected by the DB's background collector.
+func BenchmarkDB_Changes(b *testing.B) {
+	db, table := newTestDB(b)
+	wtxn := db.WriteTxn(table)
+	it, err := table.Changes(wtxn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wtxn.Commit()
+	defer it.Close()
+
+	for b.Loop() {
+		wtxn := db.WriteTxn(table)
+		for i := range numObjectsToInsert {
+			table.Insert(wtxn, &testObject{ID: uint64(i)})
+		}
+		wtxn.Commit()
+		changes, _ := it.Next(db.ReadTxn())
+		n := 0
+		for c := range changes {
+			if c.Deleted {
+				b.Fatalf("unexpected delete %v", c)
+			}
+			n++
+		}
+		if n != numObjectsToInsert {
+			b.Fatalf("saw %d inserts", n)
+		}
+		wtxn = db.WriteTxn(table)
+		table.DeleteAll(wtxn)
+		wtxn.Commit()
+		changes, _ = it.Next(db.ReadTxn())
+		n = 0
+		for c := range changes {
+			if !c.Deleted {
+				b.Fatalf("unexpected insert %v", c)
+			}
+			n++
+		}
+		if n != numObjectsToInsert {
+			b.Fatalf("saw %d deletes", n)
+		}
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_RandomLookup(b *testing.B) {
+	db, table := newTestDB(b)
+	ids := shuffledIDs(numObjectsToInsert)
+	objs := make([]*testObject, len(ids))
+	queries := make([]statedb.Query[*testObject], len(ids))
+	for i, id := range ids {
+		objs[i] = &testObject{ID: id}
+		queries[i] = idIndex.Query(id)
+	}
+	insertAll(b, db, table, objs)
+	for b.Loop() {
+		txn := db.ReadTxn()
+		for _, q := range queries {
+			if _, _, ok := table.Get(txn, q); !ok {
+				b.Fatal("not found")
+			}
+		}
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_Prefix_SecondaryIndex(b *testing.B) {
+	db, table := newTestDB(b, tagsIndex)
+	objs := make([]*testObject, numObjectsToInsert)
+	for i := range objs {
+		objs[i] = &testObject{ID: uint64(i), Tags: []string{"test"}}
+	}
+	txn := insertAll(b, db, table, objs)
+	q := tagsIndex.Query("test")
+	for b.Loop() {
+		n := 0
+		for range table.Prefix(txn, q) {
+			n++
+		}
+		if n != numObjectsToInsert {
+			b.Fatalf("got %d", n)
+		}
+	}
+	reportObjects(b, b.N*numObjectsToInsert)
+}
+
+func BenchmarkDB_FullIteration_All(b *testing.B) {
+	db, table := newTestDB(b)
+	objs := make([]*testObject, numObjectsIteration)
+	for i := range objs {
+		objs[i] = &testObject{ID: uint64(i)}
+	}
+	txn := insertAll(b, db, table, objs)
+	for b.Loop() {
+		n := 0
+		for range table.All(txn) {
+			n++
+		}
+		if n != numObjectsIteration {
+			b.Fatalf("got %d", n)
+		}
+	}
+	reportObjects(b, b.N*numObjectsIteration)
+}
