@@ -247,7 +247,9 @@ type PortDenyRule struct {
 type PortProtocol struct {
 	// port is a port number or a named port of the destination pod.
 	// An empty port or "0" means all ports.
-	// +kubebuilder:validation:Pattern=`^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})|([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$`
+	// Unlike Cilium's pattern, both alternatives are anchored, so "99999" is
+	// refused instead of matching on its first four digits.
+	// +kubebuilder:validation:Pattern=`^((6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})|([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*)$`
 	// +optional
 	Port string `json:"port,omitempty"`
 	// endPort makes port..endPort a range.
