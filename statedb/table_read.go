@@ -108,17 +108,15 @@ func (t *genTable[T]) list(txn ReadTxn, q Query[T], withWatch bool) (iter.Seq2[T
 		watch = root.Iterator().SeekPrefixWatch(q.key)
 	}
 	return func(yield func(T, Revision) bool) {
-		it := root.Iterator()
-		it.SeekPrefix(q.key)
-		for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
+		// Walk is a recursive descent and quite a bit faster than the
+		// radix tree's Iterator, which keeps an explicit stack.
+		root.WalkPrefix(q.key, func(k []byte, v any) bool {
 			if secondaryLen(k) != len(q.key) {
-				continue
+				return false
 			}
 			o := v.(*object)
-			if !yield(o.data.(T), o.revision) {
-				return
-			}
-		}
+			return !yield(o.data.(T), o.revision)
+		})
 	}, watch
 }
 
@@ -141,19 +139,15 @@ func (t *genTable[T]) prefix(txn ReadTxn, q Query[T], withWatch bool) (iter.Seq2
 	}
 	unique := t.unique[pos]
 	return func(yield func(T, Revision) bool) {
-		it := root.Iterator()
-		it.SeekPrefix(q.key)
-		for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
+		root.WalkPrefix(q.key, func(k []byte, v any) bool {
 			// In a non-unique index the prefix must lie within the
 			// secondary key, not run on into the primary key.
 			if !unique && secondaryLen(k) < len(q.key) {
-				continue
+				return false
 			}
 			o := v.(*object)
-			if !yield(o.data.(T), o.revision) {
-				return
-			}
-		}
+			return !yield(o.data.(T), o.revision)
+		})
 	}, watch
 }
 
@@ -188,5 +182,11 @@ func (t *genTable[T]) All(txn ReadTxn) iter.Seq2[T, Revision] {
 
 func (t *genTable[T]) AllWatch(txn ReadTxn) (iter.Seq2[T, Revision], <-chan struct{}) {
 	e := txn.entry(&t.tableBase)
-	return lowerBound[T](e.iterRoot(primaryIndexPos), nil), e.watch
+	root := e.iterRoot(primaryIndexPos)
+	return func(yield func(T, Revision) bool) {
+		root.Walk(func(_ []byte, v any) bool {
+			o := v.(*object)
+			return !yield(o.data.(T), o.revision)
+		})
+	}, e.watch
 }
