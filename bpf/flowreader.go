@@ -20,7 +20,12 @@ type FlowReader struct {
 	lost       *ebpf.Map
 	monoToWall time.Duration
 	rec        ringbuf.Record
+	deadline   time.Time
 }
+
+// flowPollInterval bounds how long an event waits in the ring buffer:
+// the programs wake the reader only for batches (see flowWakeupBytes).
+const flowPollInterval = 50 * time.Millisecond
 
 // Flows opens a reader of d's flow events. Close it to release it and to
 // end a blocked Read.
@@ -48,16 +53,30 @@ func monoToWall() (time.Duration, error) {
 
 // Read blocks until the next flow event, the deadline set with
 // SetDeadline (os.ErrDeadlineExceeded), or Close (os.ErrClosed).
+// Read is not safe for concurrent use.
 func (r *FlowReader) Read() (Flow, error) {
-	if err := r.rd.ReadInto(&r.rec); err != nil {
-		return Flow{}, err
+	for {
+		poll := time.Now().Add(flowPollInterval)
+		if !r.deadline.IsZero() && r.deadline.Before(poll) {
+			poll = r.deadline
+		}
+		r.rd.SetDeadline(poll)
+		err := r.rd.ReadInto(&r.rec)
+		if err == nil {
+			return DecodeFlow(r.rec.RawSample, r.monoToWall)
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return Flow{}, err
+		}
+		if !r.deadline.IsZero() && !time.Now().Before(r.deadline) {
+			return Flow{}, err
+		}
 	}
-	return DecodeFlow(r.rec.RawSample, r.monoToWall)
 }
 
 // SetDeadline makes Read return os.ErrDeadlineExceeded after t; the
-// zero time waits forever.
-func (r *FlowReader) SetDeadline(t time.Time) { r.rd.SetDeadline(t) }
+// zero time waits forever. It must not be called during a Read.
+func (r *FlowReader) SetDeadline(t time.Time) { r.deadline = t }
 
 // All yields flow events until the reader is closed, then stops. Errors
 // other than closing (a malformed record, a deadline) are yielded and

@@ -49,6 +49,11 @@ const (
 	MapFlowsLost    = lxcMapHivenetFlowsLost
 )
 
+// flowWakeupBytes is how much of the flow ring buffer fills before a
+// program wakes the reader (at most a quarter of it); FlowReader polls for
+// less every flowPollInterval.
+const flowWakeupBytes = 32 << 10
+
 // Load loads the programs and maps configured by cfg. Maps already pinned
 // under cfg.BPFRoot are reused, so a restarted agent keeps conntrack and
 // endpoints; a pinned map whose layout or size no longer matches cfg is
@@ -84,6 +89,7 @@ func Load(cfg Config, log *slog.Logger) (*Datapath, error) {
 		lxcVarCfgMonitorAggregation: uint8(agg),
 		lxcVarCfgMonitorIntervalSec: uint32(cfg.MonitorAggregationInterval.Seconds()),
 		lxcVarCfgEventsSampleRate:   cfg.EventsSampleRate,
+		lxcVarCfgFlowWakeupBytes:    uint32(min(flowWakeupBytes, cfg.EventsRingBufferSize/4)),
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)

@@ -103,6 +103,7 @@ const (
 	lxcProgCilFromContainer     = "cil_from_container"
 	lxcProgCilToContainer       = "cil_to_container"
 	lxcVarCfgEventsSampleRate   = "cfg_events_sample_rate"
+	lxcVarCfgFlowWakeupBytes    = "cfg_flow_wakeup_bytes"
 	lxcVarCfgMonitorAggregation = "cfg_monitor_aggregation"
 	lxcVarCfgMonitorIntervalSec = "cfg_monitor_interval_sec"
 	lxcVarFlowEventBtfAnchor    = "flow_event_btf_anchor"
@@ -170,6 +171,7 @@ type lxcMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lxcVariableSpecs struct {
 	CfgEventsSampleRate   *ebpf.VariableSpec `ebpf:"cfg_events_sample_rate"`
+	CfgFlowWakeupBytes    *ebpf.VariableSpec `ebpf:"cfg_flow_wakeup_bytes"`
 	CfgMonitorAggregation *ebpf.VariableSpec `ebpf:"cfg_monitor_aggregation"`
 	CfgMonitorIntervalSec *ebpf.VariableSpec `ebpf:"cfg_monitor_interval_sec"`
 	FlowEventBtfAnchor    *ebpf.VariableSpec `ebpf:"flow_event_btf_anchor"`
@@ -217,6 +219,7 @@ func (m *lxcMaps) Close() error {
 // It can be passed to loadLxcObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lxcVariables struct {
 	CfgEventsSampleRate   *ebpf.Variable `ebpf:"cfg_events_sample_rate"`
+	CfgFlowWakeupBytes    *ebpf.Variable `ebpf:"cfg_flow_wakeup_bytes"`
 	CfgMonitorAggregation *ebpf.Variable `ebpf:"cfg_monitor_aggregation"`
 	CfgMonitorIntervalSec *ebpf.Variable `ebpf:"cfg_monitor_interval_sec"`
 	FlowEventBtfAnchor    *ebpf.Variable `ebpf:"flow_event_btf_anchor"`

@@ -28,4 +28,8 @@ volatile const __u32 cfg_monitor_interval_sec = 5;
  * not report; 0 turns sampling off. */
 volatile const __u32 cfg_events_sample_rate = 0;
 
+/* Bytes of flow events waiting in the ring buffer before a program wakes
+ * the reader; the reader polls at a fixed interval for fewer. */
+volatile const __u32 cfg_flow_wakeup_bytes = 32768;
+
 #endif /* HIVENET_CONFIG_H */

@@ -127,7 +127,14 @@ static __always_inline void flow_emit(const struct pkt *p, __u32 ifindex,
 		.icmp_code = p->icmp_code,
 	};
 
-	if (bpf_ringbuf_output(&hivenet_flows, &ev, sizeof(ev), 0) < 0) {
+	/* Waking the reader for every event costs more than writing it:
+	 * wake it only once a batch has piled up; it polls for the rest. */
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&hivenet_flows, BPF_RB_AVAIL_DATA) >= cfg_flow_wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+
+	if (bpf_ringbuf_output(&hivenet_flows, &ev, sizeof(ev), flags) < 0) {
 		__u32 zero = 0;
 		__u64 *lost = bpf_map_lookup_elem(&hivenet_flows_lost, &zero);
 
