@@ -12,6 +12,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
+
+	"github.com/hivenet/hivenet/cells/endpoints"
 )
 
 // defaultSocketPath matches the agent's default --socket-path.
@@ -33,16 +35,6 @@ func loadConf(stdin []byte) (*NetConf, error) {
 		conf.SocketPath = defaultSocketPath
 	}
 	return conf, nil
-}
-
-// Request is what the plugin sends the agent for ADD, DEL and CHECK: the CNI
-// arguments as the runtime gave them.
-type Request struct {
-	ContainerID string          `json:"containerID"`
-	Netns       string          `json:"netns"`
-	IfName      string          `json:"ifName"`
-	Args        string          `json:"args,omitempty"`
-	Config      json.RawMessage `json:"config"`
 }
 
 func cmdAdd(args *skel.CmdArgs) error   { return forward("add", args) }
@@ -88,7 +80,7 @@ func forward(op string, args *skel.CmdArgs) error {
 	if err != nil {
 		return err
 	}
-	body, _ := json.Marshal(Request{
+	body, _ := json.Marshal(endpoints.CNIRequest{
 		ContainerID: args.ContainerID, Netns: args.Netns, IfName: args.IfName,
 		Args: args.Args, Config: args.StdinData,
 	})

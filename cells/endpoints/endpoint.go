@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hivenet/hivenet/reconcilers"
 	"github.com/hivenet/hivenet/statedb"
 	"github.com/hivenet/hivenet/statedb/index"
 )
@@ -50,9 +51,14 @@ type Endpoint struct {
 	IfIndex int    `json:"ifIndex"`
 	MAC     string `json:"mac"`
 
-	IPv4    netip.Addr `json:"ipv4"`
+	IPv4 netip.Addr `json:"ipv4"`
+	// Router is the gateway address the pod routes through.
+	Router  netip.Addr `json:"router"`
 	State   State      `json:"state"`
 	Created time.Time  `json:"created"`
+
+	// Status says whether the endpoint is in the datapath's endpoints map.
+	Status reconcilers.Status `json:"status"`
 }
 
 // PodName returns "namespace/pod", or the container id when the pod is unknown.
@@ -65,14 +71,14 @@ func (e *Endpoint) PodName() string {
 
 // TableHeader implements statedb's row rendering (hivenet db show endpoints).
 func (e *Endpoint) TableHeader() []string {
-	return []string{"ID", "Pod", "IPv4", "Identity", "Host interface", "State", "Container"}
+	return []string{"ID", "Pod", "IPv4", "Identity", "Host interface", "State", "Datapath", "Container"}
 }
 
 // TableRow implements statedb's row rendering.
 func (e *Endpoint) TableRow() []string {
 	return []string{
 		strconv.Itoa(int(e.ID)), e.PodName(), e.IPv4.String(), strconv.FormatUint(uint64(e.Identity), 10),
-		fmt.Sprintf("%s (%d)", e.HostIfName, e.HostIfIndex), string(e.State), shortID(e.ContainerID),
+		fmt.Sprintf("%s (%d)", e.HostIfName, e.HostIfIndex), string(e.State), e.Status.String(), shortID(e.ContainerID),
 	}
 }
 

@@ -5,6 +5,12 @@ import (
 
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/datapath"
+	"github.com/hivenet/hivenet/cells/endpoints"
+	"github.com/hivenet/hivenet/cells/ipam"
+	"github.com/hivenet/hivenet/cells/masquerade"
+	"github.com/hivenet/hivenet/cells/statedir"
+	"github.com/hivenet/hivenet/statedb"
 )
 
 // DefaultSocketPath is where the agent serves its API unless --socket-path
@@ -16,6 +22,12 @@ const DefaultSocketPath = "/var/run/hivenet/hivenet.sock"
 var Agent = cell.Group(
 	api.Cell("hivenet-agent", api.Config{SocketPath: DefaultSocketPath}),
 	kernelCell,
+	statedb.Cell,
+	statedir.Cell,
+	datapath.Cell,
+	ipam.Cell,
+	endpoints.Cell,
+	masquerade.Cell,
 )
 
 // Command is the agent's command line: flags grouped by module, `hive` to
