@@ -60,24 +60,14 @@ var DefaultParams = Params{
 	PruneInterval:   5 * time.Minute,
 	RetryBackoffMin: 100 * time.Millisecond,
 	RetryBackoffMax: time.Minute,
-	RoundSize:       10_000,
+	// Large enough to amortise a batch syscall and a commit, small enough
+	// that the commit's watch-channel notification stays on its fast path
+	// (go-immutable-radix walks the whole tree once a transaction has
+	// touched more than 8192 nodes).
+	RoundSize: 1000,
 }
 
-func (p Params) withDefaults() Params {
-	if p.PruneInterval == 0 {
-		p.PruneInterval = DefaultParams.PruneInterval
-	}
-	if p.RetryBackoffMin == 0 {
-		p.RetryBackoffMin = DefaultParams.RetryBackoffMin
-	}
-	if p.RetryBackoffMax == 0 {
-		p.RetryBackoffMax = DefaultParams.RetryBackoffMax
-	}
-	if p.RoundSize == 0 {
-		p.RoundSize = DefaultParams.RoundSize
-	}
-	return p
-}
+func (p Params) withDefaults() Params { return p.or(DefaultParams) }
 
 func (p Params) validate() error {
 	switch {

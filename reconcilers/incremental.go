@@ -62,7 +62,7 @@ func (r *Reconciler[T]) incremental(ctx context.Context, txn statedb.ReadTxn, ch
 	// the same route), deleting after updating would remove the new one.
 	r.apply(ctx, deletes, false)
 	r.apply(ctx, updates, true)
-	r.writeBack(updates, revs, deletes)
+	r.writeBack(txn, updates, revs, deletes)
 
 	n := len(updates) + len(deletes)
 	d := time.Since(start)
@@ -118,7 +118,11 @@ func (r *Reconciler[T]) apply(ctx context.Context, entries []BatchEntry[T], upda
 // of each updated object, in one write transaction, and failures into the
 // retry queue. An object that changed since it was read keeps its newer
 // version, whose own round will write its status; this result is dropped.
-func (r *Reconciler[T]) writeBack(updates []BatchEntry[T], revs []statedb.Revision, deletes []BatchEntry[T]) {
+//
+// read is the snapshot the round's changes came from. If no one else wrote
+// the table since, every object is still the version the round applied and
+// a plain Insert does what CompareAndSwap would, one lookup cheaper.
+func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T], revs []statedb.Revision, deletes []BatchEntry[T]) {
 	now := time.Now()
 	logged := 0
 	logFailure := func(obj T, deleted bool, err error) {
@@ -132,13 +136,21 @@ func (r *Reconciler[T]) writeBack(updates []BatchEntry[T], revs []statedb.Revisi
 		table := r.cfg.Table
 		done := Status{Kind: StatusKindDone, UpdatedAt: now}
 		wtxn := r.cfg.DB.WriteTxn(table)
+		unchanged := table.Revision(wtxn) == table.Revision(read)
 		for i := range updates {
 			e := &updates[i]
 			st := done
 			if e.Result != nil {
 				st = Status{Kind: StatusKindError, UpdatedAt: now, Error: e.Result.Error()}
 			}
-			if _, _, err := table.CompareAndSwap(wtxn, revs[i], r.cfg.SetObjectStatus(e.Object, st)); err != nil {
+			obj := r.cfg.SetObjectStatus(e.Object, st)
+			var err error
+			if unchanged {
+				_, _, err = table.Insert(wtxn, obj)
+			} else {
+				_, _, err = table.CompareAndSwap(wtxn, revs[i], obj)
+			}
+			if err != nil {
 				continue
 			}
 			if e.Result != nil {

@@ -25,6 +25,8 @@ type Ops[T any, K comparable, V any] struct {
 	mu     sync.Mutex
 	keys   []K
 	values []V
+	key    K
+	value  V
 }
 
 var (
@@ -41,14 +43,22 @@ func NewOps[T any, K comparable, V any](m *Map[K, V], keyOf func(T) K, valueOf f
 // Map returns the map the operations write to.
 func (o *Ops[T, K, V]) Map() *Map[K, V] { return o.m }
 
-// Update stores obj's entry.
+// Update stores obj's entry. The key and value live in the Ops, not on
+// the stack: handed to the kernel through an interface they would escape
+// and cost an allocation per object.
 func (o *Ops[T, K, V]) Update(_ context.Context, obj T) error {
-	return o.m.Update(o.keyOf(obj), o.valueOf(obj))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.key, o.value = o.keyOf(obj), o.valueOf(obj)
+	return o.m.update(&o.key, &o.value)
 }
 
 // Delete removes obj's entry.
 func (o *Ops[T, K, V]) Delete(_ context.Context, obj T) error {
-	return o.m.Delete(o.keyOf(obj))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.key = o.keyOf(obj)
+	return o.m.delete(&o.key)
 }
 
 // UpdateBatch stores the entries of the whole batch, with one batch syscall
