@@ -97,4 +97,3 @@ func BenchmarkReconcile_LPM_100k_Batched(b *testing.B) {
 func BenchmarkReconcile_LPM_1M_Batched(b *testing.B) {
 	benchmarkReconcile(b, ebpf.LPMTrie, 1_000_000, true)
 }
-
