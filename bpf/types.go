@@ -41,6 +41,11 @@ const (
 	CTFromTunnel    uint16 = 1 << 10
 )
 
+// EndpointsMapSize is the number of entries of cilium_lxc
+// (ENDPOINTS_MAP_SIZE in lib/endpoints.h), for code that opens the pinned
+// map with its own spec.
+const EndpointsMapSize = 65535
+
 // EndpointFlagHost marks the node's own address in the endpoints map:
 // the programs hand packets to it to the kernel instead of redirecting.
 const EndpointFlagHost uint32 = 1
