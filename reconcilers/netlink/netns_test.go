@@ -50,4 +50,3 @@ func testNetNS(t *testing.T, suffix string) (*vnl.Handle, func(args string) stri
 	t.Cleanup(h.Close)
 	return h, ipn
 }
-
