@@ -64,7 +64,8 @@ demo: deps build demo-down
 	ip netns add $(DEMO_NETNS)
 	ip -n $(DEMO_NETNS) link set lo up
 	mkdir -p $(DEMO_DIR)
-	ip netns exec $(DEMO_NETNS) $(BIN)/hivenet-agent --socket-path $(DEMO_DIR)/hivenet.sock \
+	nsenter --net=/var/run/netns/$(DEMO_NETNS) -- $(BIN)/hivenet-agent --socket-path $(DEMO_DIR)/hivenet.sock \
+		--bpf-root /sys/fs/bpf/$(DEMO_NETNS) --state-dir $(DEMO_DIR)/state \
 		>$(DEMO_DIR)/agent.log 2>&1 & echo $$! > $(DEMO_DIR)/agent.pid
 	$(BIN)/hivenet --socket $(DEMO_DIR)/hivenet.sock status --wait --wait-duration 60s \
 		|| { cat $(DEMO_DIR)/agent.log; exit 1; }
@@ -80,6 +81,7 @@ demo-down:
 		for i in $$(seq 50); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
 		rm -f $(DEMO_DIR)/agent.pid; fi
 	@ip netns del $(DEMO_NETNS) 2>/dev/null || true
+	@rm -rf /sys/fs/bpf/$(DEMO_NETNS)
 
 clean:
 	rm -rf $(BIN) bench.out
