@@ -48,7 +48,10 @@ func TestPodToPodTCPUDPICMP(t *testing.T) {
 
 	// UDP
 	var srv net.PacketConn
-	inNetns(t, b.netns, func() (err error) { srv, err = net.ListenPacket("udp4", netip.AddrPortFrom(b.ip, 5353).String()); return })
+	inNetns(t, b.netns, func() (err error) {
+		srv, err = net.ListenPacket("udp4", netip.AddrPortFrom(b.ip, 5353).String())
+		return
+	})
 	defer srv.Close()
 	go func() {
 		buf := make([]byte, 1500)

@@ -23,7 +23,6 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-
 )
 
 // The harness plays a node and a kubelet: the node is a network namespace
