@@ -2,6 +2,7 @@ package bpf
 
 import (
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -228,4 +229,63 @@ func TestIncompatiblePinnedMapReplaced(t *testing.T) {
 	if got := m.MaxEntries(); got != uint32(cfg.CTGlobalAnyMax) {
 		t.Errorf("pinned %s has %d entries, want %d", MapCTAny4Global, got, cfg.CTGlobalAnyMax)
 	}
+}
+
+// TestKilledLoaderLeavesProgramsAttached kills a loader process with
+// SIGKILL, as a crashing agent dies: programs stay attached, connections
+// keep flowing, and a new loader adopts links and maps.
+func TestKilledLoaderLeavesProgramsAttached(t *testing.T) {
+	n := newTestNode(t)
+	a, b := n.addPod(2), n.addPod(3)
+	// The endpoints, as the endpoints cell writes them, in the pinned map.
+	d0, err := Load(n.config(), nil)
+	must(t, err)
+	must(t, d0.UpsertEndpoint(a.endpoint()))
+	must(t, d0.UpsertEndpoint(b.endpoint()))
+	must(t, d0.Close())
+
+	child := startLoaderProcess(t, n, a.lxc, b.lxc)
+	server := netip.AddrPortFrom(b.ip, 9200)
+	serveEcho(b.listenTCP(t, 9200))
+	conn, err := a.dial("tcp4", server)
+	must(t, err)
+	defer conn.Close()
+	client := conn.LocalAddr().(*net.TCPAddr).AddrPort()
+	if _, err := echoOn(conn, "before the kill"); err != nil {
+		t.Fatal(err)
+	}
+
+	must(t, child.Process.Kill())
+	child.Wait()
+
+	forwarded := n.forwardedDatagrams()
+	if _, err := echoOn(conn, "after the kill"); err != nil {
+		t.Fatalf("open connection after SIGKILL: %v", err)
+	}
+	if _, err := tcpExchange(a, server, "new connection, no agent"); err != nil {
+		t.Fatalf("new connection after SIGKILL: %v", err)
+	}
+	if fwd := n.forwardedDatagrams() - forwarded; fwd != 0 {
+		t.Errorf("kernel forwarded %d datagrams: programs went with the process", fwd)
+	}
+
+	d, err := Load(n.config(), nil)
+	must(t, err)
+	defer d.Close()
+	if got := d.Attached(); len(got) != 2 || got[a.lxc] != AttachTCX || got[b.lxc] != AttachTCX {
+		t.Errorf("adopted %v", got)
+	}
+	if _, ok := findCT(t, d, NewCTKey(client, server, ProtoTCP, TupleOut)); !ok {
+		t.Errorf("conntrack entry of the open connection lost; have:\n%s", dumpCT(t, d))
+	}
+}
+
+func echoOn(c net.Conn, msg string) (string, error) {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(msg)); err != nil {
+		return "", err
+	}
+	buf := make([]byte, len(msg))
+	_, err := io.ReadFull(c, buf)
+	return string(buf), err
 }

@@ -52,12 +52,62 @@ func DumpConntrack(root string) ([]CTRecord, error) {
 	return listCT(maps)
 }
 
-func listCT(maps map[string]*ebpf.Map) ([]CTRecord, error) {
+// monoSeconds is the clock of conntrack lifetimes: CLOCK_MONOTONIC in
+// seconds, as the programs read it with bpf_ktime_get_ns.
+func monoSeconds() (int64, error) {
 	var ts unix.Timespec
 	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0, fmt.Errorf("read monotonic clock: %w", err)
+	}
+	return ts.Sec, nil
+}
+
+// GarbageCollectConntrack deletes the conntrack entries whose lifetime has
+// passed and returns how many it deleted. The maps are LRU and the programs
+// replace expired entries they meet, so this only keeps listings short and
+// the maps' room for live connections; the agent runs it periodically.
+// An entry refreshed by a packet between the check and the delete is kept:
+// it is looked up again right before deleting.
+func (d *Datapath) GarbageCollectConntrack() (int, error) {
+	deleted := 0
+	for _, m := range []*ebpf.Map{d.objs.CiliumCt4Global, d.objs.CiliumCtAny4Global} {
+		now, err := monoSeconds()
+		if err != nil {
+			return deleted, err
+		}
+		var (
+			key     CTKey
+			entry   CTEntry
+			expired []CTKey
+		)
+		it := m.Iterate()
+		for it.Next(&key, &entry) {
+			if int64(entry.Lifetime) < now {
+				expired = append(expired, key)
+			}
+		}
+		if err := it.Err(); err != nil && !errors.Is(err, ebpf.ErrIterationAborted) {
+			return deleted, fmt.Errorf("walk conntrack map: %w", err)
+		}
+		for _, k := range expired {
+			if err := m.Lookup(&k, &entry); err != nil || int64(entry.Lifetime) >= now {
+				continue
+			}
+			if err := m.Delete(&k); err == nil {
+				deleted++
+			} else if !errors.Is(err, ebpf.ErrKeyNotExist) {
+				return deleted, fmt.Errorf("delete expired conntrack entry: %w", err)
+			}
+		}
+	}
+	return deleted, nil
+}
+
+func listCT(maps map[string]*ebpf.Map) ([]CTRecord, error) {
+	now, err := monoSeconds()
+	if err != nil {
 		return nil, err
 	}
-	now := ts.Sec
 	var out []CTRecord
 	for _, name := range []string{MapCT4Global, MapCTAny4Global} {
 		var (
