@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -78,6 +79,53 @@ func TestPodToPodTraffic(t *testing.T) {
 		flows.wait(t, "FIN", func(f Flow) bool {
 			return f.Src == client && f.Dst == server && f.TCP&TCPFin != 0 && f.Reason == ReasonClose
 		})
+	})
+
+	t.Run("RST", func(t *testing.T) {
+		l := b.listenTCP(t, 8082)
+		serveEcho(l)
+		server := netip.AddrPortFrom(b.ip, 8082)
+		c, err := a.dial("tcp4", server)
+		must(t, err)
+		client := c.LocalAddr().(*net.TCPAddr).AddrPort()
+		if _, err := echoOn(c, "then abort"); err != nil {
+			t.Fatal(err)
+		}
+		c.(*net.TCPConn).SetLinger(0) // close with RST
+		c.Close()
+		flows.wait(t, "RST", func(f Flow) bool {
+			return f.Src == client && f.Dst == server && f.TCP&TCPRst != 0 && f.Reason == ReasonClose && f.Point == ObsFromEndpoint
+		})
+		r, ok := findCT(t, d, NewCTKey(client, server, ProtoTCP, TupleOut))
+		if !ok || r.Entry.Flags&(CTRxClosing|CTTxClosing) != CTRxClosing|CTTxClosing || r.Remaining > 10 {
+			t.Errorf("entry after RST: %s, want closing both ways with at most 10s left", r)
+		}
+	})
+
+	t.Run("ExpiredEntryReplaced", func(t *testing.T) {
+		serveUDPEcho(b.listenPacket(t, "udp4", netip.AddrPortFrom(b.ip, 5354).String()))
+		client, server := netip.AddrPortFrom(a.ip, 33333), netip.AddrPortFrom(b.ip, 5354)
+		now, err := monoSeconds()
+		must(t, err)
+		key := NewCTKey(client, server, ProtoUDP, TupleOut)
+		stale := CTEntry{Lifetime: uint32(now - 1), Packets: 7}
+		must(t, d.objs.CiliumCtAny4Global.Put(&key, &stale))
+
+		var c net.Conn
+		must(t, inNetns(a.ns, func() (err error) {
+			c, err = net.DialUDP("udp4", net.UDPAddrFromAddrPort(client), net.UDPAddrFromAddrPort(server))
+			return err
+		}))
+		defer c.Close()
+		if _, err := echoOn(c, "after expiry"); err != nil {
+			t.Fatal(err)
+		}
+		flows.wait(t, "expired", func(f Flow) bool {
+			return f.Src == client && f.Dst == server && f.Reason == ReasonExpired && f.CTStatus == CTNew
+		})
+		if r, ok := findCT(t, d, key); !ok || r.Entry.Packets != 2 || r.Remaining < 50 {
+			t.Errorf("entry after expiry: %s, want a fresh one with the datagram and its reply", r)
+		}
 	})
 
 	t.Run("UDP", func(t *testing.T) {
