@@ -44,7 +44,9 @@ func TestFlowAggregation(t *testing.T) {
 		flows.wait(t, "connection start", func(f Flow) bool {
 			return f.Dst == server && f.Point == ObsFromEndpoint && f.CTStatus == CTNew
 		})
-		return flows.countSettled(func(f Flow) bool { return f.Proto == ProtoUDP && (f.Dst == server || f.Src == server) }, 200*time.Millisecond)
+		got := flows.countSettled(func(f Flow) bool { return f.Proto == ProtoUDP && (f.Dst == server || f.Src == server) }, 200*time.Millisecond)
+		t.Logf("%d events for %d round trips", got, exchanges)
+		return got
 	}
 
 	var none int
@@ -75,4 +77,37 @@ func TestFlowAggregation(t *testing.T) {
 			t.Errorf("%d events, want about %d (1 in 10 of %d)", got, 2+4*exchanges/10, 4*exchanges)
 		}
 	})
+}
+
+// TestFlowsLostWhenFull fills a one-page ring buffer with nobody reading:
+// the programs count what they could not write, and traffic is unaffected.
+func TestFlowsLostWhenFull(t *testing.T) {
+	n := newTestNode(t)
+	a, b := n.addPod(2), n.addPod(3)
+	cfg := n.config()
+	cfg.EventsRingBufferSize = 4096 // 64 events of 64 bytes with header
+	cfg.MonitorAggregation = "none"
+	d, err := Load(cfg, nil)
+	must(t, err)
+	defer d.Close()
+	n.attach(d, a, b)
+
+	server := netip.AddrPortFrom(b.ip, 7001)
+	serveUDPEcho(b.listenPacket(t, "udp4", server.String()))
+	const exchanges = 50
+	for i := range exchanges {
+		if _, err := udpExchange(a, server, fmt.Sprint("datagram ", i)); err != nil {
+			t.Fatalf("exchange %d with a full ring buffer: %v", i, err)
+		}
+	}
+	fr, err := d.Flows()
+	must(t, err)
+	defer fr.Close()
+	lost, err := fr.Lost()
+	must(t, err)
+	// 4 events per exchange, at most 64 fit.
+	if lost < 4*exchanges-64 {
+		t.Errorf("%d events counted lost, want at least %d", lost, 4*exchanges-64)
+	}
+	t.Logf("%d of %d events lost", lost, 4*exchanges)
 }
