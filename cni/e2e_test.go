@@ -74,6 +74,23 @@ func TestPodToPodTCPUDPICMP(t *testing.T) {
 	if err := ping(t, a.netns, b.ip); err != nil {
 		t.Fatalf("ICMP a -> b: %v", err)
 	}
+	// The CLI shows both endpoints and the connections they made.
+	eps := n.cli("endpoint", "list")
+	for _, want := range []string{a.ip.String(), b.ip.String(), "k8s:io.kubernetes.pod.namespace=default", "ready"} {
+		if !strings.Contains(eps, want) {
+			t.Errorf("hivenet endpoint list lacks %q:\n%s", want, eps)
+		}
+	}
+	ct := n.cli("bpf", "ct", "list", "global")
+	for _, want := range []string{
+		"TCP OUT " + a.ip.String(), "-> " + b.ip.String() + ":8080",
+		"UDP OUT " + a.ip.String(), "-> " + b.ip.String() + ":5353",
+	} {
+		if !strings.Contains(ct, want) {
+			t.Errorf("hivenet bpf ct list lacks %q:\n%s", want, ct)
+		}
+	}
+
 	// The router address answers too: the node owns it.
 	if err := ping(t, a.netns, netip.MustParseAddr(a.result.IPs[0].Gateway.String())); err != nil {
 		t.Fatalf("ICMP a -> router: %v", err)

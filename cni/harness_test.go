@@ -36,6 +36,7 @@ var (
 	binDir           string
 	binErr           error
 	agentBin, cniBin string
+	cliBin           string
 )
 
 func buildBinaries(t *testing.T) {
@@ -53,6 +54,7 @@ func buildBinaries(t *testing.T) {
 		for pkg, out := range map[string]*string{
 			"github.com/hivenet/hivenet/daemon": &agentBin,
 			"github.com/hivenet/hivenet/cni":    &cniBin,
+			"github.com/hivenet/hivenet/cli":    &cliBin,
 		} {
 			*out = filepath.Join(dir, filepath.Base(pkg))
 			if b, err := exec.Command("go", "build", "-o", *out, pkg).CombinedOutput(); err != nil {
@@ -237,6 +239,16 @@ func table[T any](n *node, name string) []T {
 		n.t.Fatalf("decode table %s: %v", name, err)
 	}
 	return rows
+}
+
+// cli runs the hivenet CLI against this node's agent.
+func (n *node) cli(args ...string) string {
+	n.t.Helper()
+	out, err := exec.Command(cliBin, append([]string{"--socket", n.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		n.t.Fatalf("hivenet %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // cni runs the hivenet-cni binary exactly as a kubelet's runtime would.

@@ -43,7 +43,7 @@ type Datapath interface {
 // Cell is the datapath module.
 var Cell = cell.Module("datapath", "Loads and attaches the BPF datapath",
 	cell.Config(bpf.DefaultConfig),
-	cell.Provide(newDatapath),
+	cell.Provide(newDatapath, newAPIHandlers),
 )
 
 type loader struct {
