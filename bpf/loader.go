@@ -189,6 +189,7 @@ func (d *Datapath) DeleteEndpoint(ip netip.Addr) error {
 
 // Close releases d's handles. Pinned maps and links stay: programs remain
 // attached and traffic keeps flowing until the next Datapath adopts them.
+// Close the FlowReaders of d first: they use its ring buffer map.
 func (d *Datapath) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
