@@ -62,7 +62,7 @@ type params struct {
 	Jobs      cell.Jobs
 	Health    cell.Health
 	Log       *slog.Logger
-	API       api.Config
+	API       api.Config `optional:"true"`
 }
 
 func newManager(p params) (*manager, error) {
