@@ -289,3 +289,20 @@ func echoOn(c net.Conn, msg string) (string, error) {
 	_, err := io.ReadFull(c, buf)
 	return string(buf), err
 }
+
+// echoOnAsync is echoOn for messages larger than the socket buffers: it
+// writes and reads concurrently.
+func echoOnAsync(c net.Conn, msg string) (string, error) {
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	werr := make(chan error, 1)
+	go func() {
+		_, err := c.Write([]byte(msg))
+		werr <- err
+	}()
+	buf := make([]byte, len(msg))
+	n, err := io.ReadFull(c, buf)
+	if err == nil {
+		err = <-werr
+	}
+	return string(buf[:n]), err
+}

@@ -81,6 +81,19 @@ func TestPodToPodTraffic(t *testing.T) {
 		})
 	})
 
+	// Large segments (GSO from the veth) survive the rewrite and redirect.
+	t.Run("Bulk", func(t *testing.T) {
+		serveEcho(b.listenTCP(t, 8083))
+		c, err := a.dial("tcp4", netip.AddrPortFrom(b.ip, 8083))
+		must(t, err)
+		defer c.Close()
+		msg := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+		got, err := echoOnAsync(c, msg)
+		if err != nil || got != msg {
+			t.Fatalf("bulk echo: %d of %d bytes back, %v", len(got), len(msg), err)
+		}
+	})
+
 	t.Run("RST", func(t *testing.T) {
 		l := b.listenTCP(t, 8082)
 		serveEcho(l)
