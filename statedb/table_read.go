@@ -16,10 +16,13 @@ import (
 // ("a") from a longer key with the same prefix ("ab").
 
 func encodeNonUnique(sk, pk index.Key) []byte {
-	out := make([]byte, 0, len(sk)+len(pk)+2)
-	out = append(out, sk...)
-	out = append(out, pk...)
-	return binary.BigEndian.AppendUint16(out, uint16(len(sk)))
+	return appendNonUnique(make([]byte, 0, len(sk)+len(pk)+2), sk, pk)
+}
+
+func appendNonUnique(dst []byte, sk, pk index.Key) []byte {
+	dst = append(dst, sk...)
+	dst = append(dst, pk...)
+	return binary.BigEndian.AppendUint16(dst, uint16(len(sk)))
 }
 
 func secondaryLen(k []byte) int {

@@ -13,6 +13,26 @@ func revisionKey(rev Revision) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), rev)
 }
 
+// scratchKey encodes rev into the state's scratch buffer, for deletes: the
+// radix tree does not keep the key it deletes by, so it need not be fresh.
+func (s *tableState) scratchKey(rev Revision) []byte {
+	s.scratch = binary.BigEndian.AppendUint64(s.scratch[:0], rev)
+	return s.scratch
+}
+
+// storedObject is an object allocated together with its revision key, so
+// that an insert costs one allocation for both.
+type storedObject struct {
+	object
+	key [8]byte
+}
+
+func newObject(data any, rev Revision) (*object, []byte) {
+	so := &storedObject{object: object{data: data, revision: rev}}
+	binary.BigEndian.PutUint64(so.key[:], rev)
+	return &so.object, so.key[:]
+}
+
 func (t *genTable[T]) Insert(txn WriteTxn, obj T) (oldObj T, hadOld bool, err error) {
 	s, err := txn.unwrap().state(&t.tableBase)
 	if err != nil {
@@ -69,7 +89,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 	rev := e.revision + 1
 	e.revision = rev
 	s.changed, s.dataChanged = true, true
-	o := &object{data: obj, revision: rev}
+	o, revKey := newObject(obj, rev)
 
 	if v, had := prim.Insert(pk, o); had {
 		old = v.(*object)
@@ -80,16 +100,16 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 
 	revs := s.txn(revisionIndexPos)
 	if old != nil {
-		revs.Delete(revisionKey(old.revision))
+		revs.Delete(s.scratchKey(old.revision))
 		oldObj, hadOld = old.data.(T), true
 	}
-	revs.Insert(revisionKey(rev), o)
+	revs.Insert(revKey, o)
 
 	// A re-inserted object is live again: it must not also be reported
 	// as deleted.
 	if e.numDeleted > 0 {
 		if v, ok := s.txn(graveyardIndexPos).Delete(pk); ok {
-			s.txn(graveyardRevisionIndexPos).Delete(revisionKey(v.(*object).revision))
+			s.txn(graveyardRevisionIndexPos).Delete(s.scratchKey(v.(*object).revision))
 			e.numDeleted--
 		}
 	}
@@ -110,7 +130,8 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 						tx.Delete(k)
 					}
 				} else {
-					tx.Delete(encodeNonUnique(k, pk))
+					s.scratch = appendNonUnique(s.scratch[:0], k, pk)
+					tx.Delete(s.scratch)
 				}
 			})
 		}
@@ -170,7 +191,7 @@ func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
 	e.revision = rev
 	s.changed, s.dataChanged = true, true
 
-	s.txn(revisionIndexPos).Delete(revisionKey(old.revision))
+	s.txn(revisionIndexPos).Delete(s.scratchKey(old.revision))
 	oldT := old.data.(T)
 	for i, idx := range t.secondary {
 		pos := secondaryIndexStartPos + i
@@ -182,19 +203,20 @@ func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
 					tx.Delete(k)
 				}
 			} else {
-				tx.Delete(encodeNonUnique(k, pk))
+				s.scratch = appendNonUnique(s.scratch[:0], k, pk)
+				tx.Delete(s.scratch)
 			}
 		})
 	}
 
 	if t.numTrackers.Load() > 0 {
-		tomb := &object{data: old.data, revision: rev}
+		tomb, tombKey := newObject(old.data, rev)
 		if _, had := s.txn(graveyardIndexPos).Insert(pk, tomb); had {
 			// Cannot happen (a live object has no tombstone), but keep the
 			// revision index consistent if it ever does.
 			e.numDeleted--
 		}
-		s.txn(graveyardRevisionIndexPos).Insert(revisionKey(rev), tomb)
+		s.txn(graveyardRevisionIndexPos).Insert(tombKey, tomb)
 		e.numDeleted++
 	}
 }

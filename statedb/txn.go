@@ -27,6 +27,8 @@ type tableState struct {
 	// collection changes the former only.
 	changed     bool
 	dataChanged bool
+	// scratch is reused for keys that only look up or delete.
+	scratch []byte
 }
 
 func (t *writeTxn) unwrap() *writeTxn { return t }
