@@ -3,8 +3,6 @@ package statedb
 import (
 	"errors"
 	"fmt"
-	"maps"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,6 @@ type testObject struct {
 	ID   uint64
 	Name string
 	Tags []string
-	Addr netip.Addr
 }
 
 func (o *testObject) TableHeader() []string { return []string{"ID", "Name", "Tags"} }
@@ -421,27 +418,6 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	if got := a.NumObjects(db.ReadTxn()); got != 2*n {
 		t.Fatalf("NumObjects = %d, want %d", got, 2*n)
-	}
-}
-
-func TestIndexKeyOrder(t *testing.T) {
-	ints := []int64{-5, -1, 0, 1, 300}
-	for i := 1; i < len(ints); i++ {
-		if string(index.Int64(ints[i-1])) >= string(index.Int64(ints[i])) {
-			t.Fatalf("Int64(%d) does not sort before Int64(%d)", ints[i-1], ints[i])
-		}
-	}
-	p1 := index.NetIPPrefix(netip.MustParsePrefix("10.0.0.0/8"))
-	p2 := index.NetIPPrefix(netip.MustParsePrefix("10.1.2.3/8"))
-	p3 := index.NetIPPrefix(netip.MustParsePrefix("10.0.0.0/16"))
-	if !p1.Equal(p2) || p1.Equal(p3) {
-		t.Fatal("NetIPPrefix must mask the address and keep the length")
-	}
-	ks := index.NewKeySet(index.String("a"), index.String("b"))
-	got := map[string]bool{}
-	ks.Foreach(func(k index.Key) { got[string(k)] = true })
-	if !maps.Equal(got, map[string]bool{"a": true, "b": true}) || !ks.Exists(index.String("b")) || ks.Exists(index.String("c")) {
-		t.Fatalf("KeySet = %v", got)
 	}
 }
 
