@@ -11,15 +11,39 @@ import (
 // and the objects' status carry the rest.
 const maxLoggedErrors = 10
 
+// pipelineDepth is how many rounds can be between the reconcile loop and
+// the end of their write-back. The loop applies round n+1 to the target
+// while round n's status is being written back: on a 2-core machine the
+// syscalls and the statedb writes then run side by side.
+const pipelineDepth = 3
+
+// round is one incremental round's objects on their way from the change
+// stream through the target to the status write-back.
+type round[T any] struct {
+	read    statedb.ReadTxn // the snapshot the changes came from
+	updates []BatchEntry[T]
+	revs    []statedb.Revision // of updates
+	deletes []BatchEntry[T]
+	upTo    statedb.Revision // every change up to here is in this round or earlier
+	start   time.Time
+}
+
 // incremental runs one bounded round: it applies up to RoundSize changes
-// not seen yet, writes their outcome back and returns the channel that
-// closes when there are more changes (already closed if the round stopped
-// at its bound).
+// not seen yet and hands them to the write-back. It returns the channel
+// that closes when there are more changes (already closed if the round
+// stopped at its bound), or nil if ctx ended.
 func (r *Reconciler[T]) incremental(ctx context.Context, txn statedb.ReadTxn, changes statedb.ChangeIterator[T]) <-chan struct{} {
-	start := time.Now()
+	var rd *round[T]
+	select {
+	case rd = <-r.free:
+	case <-ctx.Done():
+		return nil
+	}
+	rd.start = time.Now()
+	rd.read = txn
 	seq, watch := changes.Next(txn)
 
-	updates, deletes, revs := r.updates[:0], r.deletes[:0], r.updateRevs[:0]
+	updates, deletes, revs := rd.updates[:0], rd.deletes[:0], rd.revs[:0]
 	hasRetries := r.retries.len() > 0
 	complete := true
 	var last statedb.Revision
@@ -48,32 +72,21 @@ func (r *Reconciler[T]) incremental(ctx context.Context, txn statedb.ReadTxn, ch
 			break
 		}
 	}
-	upTo := last
+	rd.upTo = last
 	if complete {
-		upTo = r.cfg.Table.Revision(txn)
+		rd.upTo = r.cfg.Table.Revision(txn)
 	}
-	if len(updates)+len(deletes) == 0 {
-		r.setProcessed(upTo)
-		return watch
-	}
+	rd.updates, rd.deletes, rd.revs = updates, deletes, revs
 
 	// Deletes first: when an object is replaced by another with a
 	// different primary key but the same target key (the same BPF map key,
 	// the same route), deleting after updating would remove the new one.
 	r.apply(ctx, deletes, false)
 	r.apply(ctx, updates, true)
-	r.writeBack(txn, updates, revs, deletes)
 
-	n := len(updates) + len(deletes)
-	d := time.Since(start)
-	r.metrics.roundDuration.Observe(d.Seconds())
-	r.metrics.throughput.Set(float64(n) / d.Seconds())
-
-	// Keep the scratch slices, but not references to the objects.
-	clear(updates)
-	clear(deletes)
-	r.updates, r.deletes, r.updateRevs = updates[:0], deletes[:0], revs[:0]
-	r.setProcessed(upTo)
+	// Even an empty round goes through the write-back: the revision it
+	// reached may only be reported once the rounds before it are written.
+	r.writeBacks <- rd
 	return watch
 }
 
@@ -114,15 +127,43 @@ func (r *Reconciler[T]) apply(ctx context.Context, entries []BatchEntry[T], upda
 	}
 }
 
+// ownCommit is one of the write-back's own commits: the table went from
+// revision from to revision to, by status writes only.
+type ownCommit struct{ from, to statedb.Revision }
+
+// writeBackLoop writes back the rounds the reconcile loop hands it, in
+// order, until the channel is closed.
+func (r *Reconciler[T]) writeBackLoop() {
+	var own [pipelineDepth + 1]ownCommit
+	for rd := range r.writeBacks {
+		if len(rd.updates)+len(rd.deletes) > 0 {
+			c := r.writeBack(rd, own[:])
+			copy(own[:], own[1:])
+			own[len(own)-1] = c
+			n := len(rd.updates) + len(rd.deletes)
+			d := time.Since(rd.start)
+			r.metrics.roundDuration.Observe(d.Seconds())
+			r.metrics.throughput.Set(float64(n) / d.Seconds())
+		}
+		r.setProcessed(rd.upTo)
+		// Keep the slices, but not references to the objects.
+		clear(rd.updates)
+		clear(rd.deletes)
+		rd.updates, rd.deletes, rd.revs, rd.read = rd.updates[:0], rd.deletes[:0], rd.revs[:0], nil
+		r.free <- rd
+	}
+}
+
 // writeBack records the outcome of a round: done or error into the status
 // of each updated object, in one write transaction, and failures into the
 // retry queue. An object that changed since it was read keeps its newer
 // version, whose own round will write its status; this result is dropped.
 //
-// read is the snapshot the round's changes came from. If no one else wrote
-// the table since, every object is still the version the round applied and
-// a plain Insert does what CompareAndSwap would, one lookup cheaper.
-func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T], revs []statedb.Revision, deletes []BatchEntry[T]) {
+// If the table changed since the round's snapshot only by the write-back's
+// own recent commits (listed in own, oldest first), every object is still
+// the version the round applied, and a plain Insert does what
+// CompareAndSwap would, one lookup cheaper.
+func (r *Reconciler[T]) writeBack(rd *round[T], own []ownCommit) ownCommit {
 	now := time.Now()
 	logged := 0
 	logFailure := func(obj T, deleted bool, err error) {
@@ -132,13 +173,21 @@ func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T],
 		logged++
 	}
 
-	if len(updates) > 0 {
+	var c ownCommit
+	if len(rd.updates) > 0 {
 		table := r.cfg.Table
 		done := Status{Kind: StatusKindDone, UpdatedAt: now}
 		wtxn := r.cfg.DB.WriteTxn(table)
-		unchanged := table.Revision(wtxn) == table.Revision(read)
-		for i := range updates {
-			e := &updates[i]
+		c.from = table.Revision(wtxn)
+		rev := table.Revision(rd.read)
+		for _, oc := range own {
+			if oc.from == rev {
+				rev = oc.to
+			}
+		}
+		unchanged := rev == c.from
+		for i := range rd.updates {
+			e := &rd.updates[i]
 			st := done
 			if e.Result != nil {
 				st = Status{Kind: StatusKindError, UpdatedAt: now, Error: e.Result.Error()}
@@ -148,7 +197,7 @@ func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T],
 			if unchanged {
 				_, _, err = table.Insert(wtxn, obj)
 			} else {
-				_, _, err = table.CompareAndSwap(wtxn, revs[i], obj)
+				_, _, err = table.CompareAndSwap(wtxn, rd.revs[i], obj)
 			}
 			if err != nil {
 				continue
@@ -158,10 +207,10 @@ func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T],
 				logFailure(e.Object, false, e.Result)
 			}
 		}
-		wtxn.Commit()
+		c.to = table.Revision(wtxn.Commit())
 	}
-	for i := range deletes {
-		if e := &deletes[i]; e.Result != nil {
+	for i := range rd.deletes {
+		if e := &rd.deletes[i]; e.Result != nil {
 			r.retries.add(r.key(e.Object), e.Object, r.query(e.Object), true, e.Result, now)
 			logFailure(e.Object, true, e.Result)
 		}
@@ -169,6 +218,7 @@ func (r *Reconciler[T]) writeBack(read statedb.ReadTxn, updates []BatchEntry[T],
 	if logged > maxLoggedErrors {
 		r.log.Warn("More objects failed to reconcile this round", "count", logged-maxLoggedErrors)
 	}
+	return c
 }
 
 func (r *Reconciler[T]) key(obj T) string {

@@ -33,9 +33,10 @@ type Reconciler[T any] struct {
 	metrics tableMetrics
 	batch   BatchOperations[T] // nil if Operations does not batch
 
-	// Reused between rounds so the hot path does not allocate per object.
-	updates, deletes []BatchEntry[T]
-	updateRevs       []statedb.Revision
+	// Rounds cycle from free through the reconcile loop to writeBacks
+	// and back, so the hot path does not allocate per object.
+	free       chan *round[T]
+	writeBacks chan *round[T]
 
 	retries *retryQueue[T]
 
@@ -66,6 +67,10 @@ func New[T any](cfg Config[T]) (*Reconciler[T], error) {
 		processedCh: make(chan struct{}),
 	}
 	r.batch, _ = cfg.Operations.(BatchOperations[T])
+	r.free = make(chan *round[T], pipelineDepth)
+	for range pipelineDepth {
+		r.free <- &round[T]{}
+	}
 	return r, nil
 }
 
@@ -128,6 +133,18 @@ func (r *Reconciler[T]) Run(ctx context.Context, health Health) error {
 	wtxn.Commit()
 	defer changes.Close()
 
+	r.writeBacks = make(chan *round[T], pipelineDepth)
+	wbDone := make(chan struct{})
+	go func() {
+		defer close(wbDone)
+		r.writeBackLoop()
+	}()
+	// On return, the rounds already applied are still written back.
+	defer func() {
+		close(r.writeBacks)
+		<-wbDone
+	}()
+
 	var (
 		initialized  bool
 		initWatch    <-chan struct{}
@@ -142,6 +159,9 @@ func (r *Reconciler[T]) Run(ctx context.Context, health Health) error {
 	for {
 		txn := db.ReadTxn()
 		watch := r.incremental(ctx, txn, changes)
+		if watch == nil {
+			return nil
+		}
 		r.processRetries(ctx)
 
 		if !initialized {

@@ -2,6 +2,7 @@ package reconcilers
 
 import (
 	"container/heap"
+	"sync"
 	"time"
 
 	"github.com/hivenet/hivenet/statedb"
@@ -24,9 +25,11 @@ type retryItem[T any] struct {
 
 // retryQueue holds failed objects by primary key, ordered by when they are
 // due. Each object is in it at most once, so a newer version replaces an
-// older one's retry.
+// older one's retry. It is safe for concurrent use: the reconcile loop and
+// the write-back goroutine both use it.
 type retryQueue[T any] struct {
 	min, max time.Duration
+	mu       sync.Mutex
 	items    map[string]*retryItem[T]
 	due      retryHeap[T]
 }
@@ -35,7 +38,11 @@ func newRetryQueue[T any](min, max time.Duration) *retryQueue[T] {
 	return &retryQueue[T]{min: min, max: max, items: map[string]*retryItem[T]{}}
 }
 
-func (q *retryQueue[T]) len() int { return len(q.items) }
+func (q *retryQueue[T]) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
 
 // backoff is the wait before attempt n+1 after n failures.
 func (q *retryQueue[T]) backoff(failures int) time.Duration {
@@ -49,6 +56,8 @@ func (q *retryQueue[T]) backoff(failures int) time.Duration {
 // add records a failure of the object with the given key and schedules its
 // next attempt; failures of an object already queued back off further.
 func (q *retryQueue[T]) add(key string, obj T, query statedb.Query[T], deleted bool, err error, now time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	it, ok := q.items[key]
 	if !ok {
 		it = &retryItem[T]{key: key}
@@ -67,6 +76,8 @@ func (q *retryQueue[T]) add(key string, obj T, query statedb.Query[T], deleted b
 // remove drops the object's retry, if any: a newer version (or its delete)
 // is being applied instead.
 func (q *retryQueue[T]) remove(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if it, ok := q.items[key]; ok {
 		heap.Remove(&q.due, it.index)
 		delete(q.items, key)
@@ -75,6 +86,8 @@ func (q *retryQueue[T]) remove(key string) {
 
 // next returns when the earliest retry is due.
 func (q *retryQueue[T]) next() (time.Time, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if len(q.due) == 0 {
 		return time.Time{}, false
 	}
@@ -84,6 +97,8 @@ func (q *retryQueue[T]) next() (time.Time, bool) {
 // popDue removes and returns the earliest retry if it is due at now. The
 // caller re-adds it if the attempt fails.
 func (q *retryQueue[T]) popDue(now time.Time) (*retryItem[T], bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if len(q.due) == 0 || q.due[0].at.After(now) {
 		return nil, false
 	}
@@ -94,6 +109,8 @@ func (q *retryQueue[T]) popDue(now time.Time) (*retryItem[T], bool) {
 
 // errors returns up to n of the queued errors, earliest due first.
 func (q *retryQueue[T]) errors(n int) []error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	var errs []error
 	for _, it := range q.due {
 		if len(errs) == n {
@@ -106,6 +123,8 @@ func (q *retryQueue[T]) errors(n int) []error {
 
 // reAdd puts back a popped item that failed again, keeping its count.
 func (q *retryQueue[T]) reAdd(it *retryItem[T], err error, now time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if _, ok := q.items[it.key]; ok {
 		return // replaced meanwhile by a newer failure
 	}
