@@ -148,3 +148,59 @@ func TestChangesNotLocked(t *testing.T) {
 		t.Fatal("Changes with a txn that does not lock the table succeeded")
 	}
 }
+
+func TestDeleteAllTracked(t *testing.T) {
+	db, table := newTestDB(t, tagsIndex)
+	wtxn := db.WriteTxn(table)
+	it, _ := table.Changes(wtxn)
+	wtxn.Commit()
+	defer it.Close()
+	mustInsert(t, db, table,
+		&testObject{ID: 1, Tags: []string{"a"}},
+		&testObject{ID: 2, Tags: []string{"a"}},
+		&testObject{ID: 3})
+	drain(it, db.ReadTxn())
+
+	_, _, w1, _ := table.GetWatch(db.ReadTxn(), idIndex.Query(1))
+	_, wTags := table.ListWatch(db.ReadTxn(), tagsIndex.Query("a"))
+	wtxn = db.WriteTxn(table)
+	if err := table.DeleteAll(wtxn); err != nil {
+		t.Fatal(err)
+	}
+	txn := wtxn.Commit()
+	if !closed(w1) || !closed(wTags) {
+		t.Fatal("DeleteAll did not close watch channels")
+	}
+	if n := table.NumObjects(txn); n != 0 {
+		t.Fatalf("NumObjects = %d", n)
+	}
+	if got := ids(table.List(txn, tagsIndex.Query("a"))); len(got) != 0 {
+		t.Fatalf("secondary index still finds %v", got)
+	}
+	if r := table.Revision(txn); r != 6 {
+		t.Fatalf("Revision = %d, want 6 (one per delete)", r)
+	}
+
+	// Consume only the first delete: collection may free that one only.
+	changes, _ := it.Next(db.ReadTxn())
+	for c := range changes {
+		if !c.Deleted || c.Object.ID != 1 || c.Revision != 4 {
+			t.Fatalf("first change = %+v", c)
+		}
+		break
+	}
+	if n := db.CollectGraveyard(); n != 1 {
+		t.Fatalf("collected %d, want 1", n)
+	}
+	got, _ := drain(it, db.ReadTxn())
+	if want := []seenChange{{2, true}, {3, true}}; !slices.Equal(got, want) {
+		t.Fatalf("remaining changes = %v, want %v", got, want)
+	}
+	if n := db.CollectGraveyard(); n != 2 {
+		t.Fatalf("collected %d, want 2", n)
+	}
+	mustInsert(t, db, table, &testObject{ID: 1, Tags: []string{"a"}})
+	if got := ids(table.List(db.ReadTxn(), tagsIndex.Query("a"))); !slices.Equal(got, []uint64{1}) {
+		t.Fatalf("after re-insert List(a) = %v", got)
+	}
+}

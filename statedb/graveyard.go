@@ -39,8 +39,20 @@ func (db *DB) collectTable(b *tableBase) int {
 	defer wtxn.Abort()
 	s := &wtxn.states[0]
 	e := &s.entry
-	it := e.indexes[graveyardRevisionIndexPos].Root().Iterator()
 	n := 0
+	// Usually every tracker has seen every tombstone: drop the graveyard
+	// wholesale instead of key by key.
+	if last, _, ok := e.indexes[graveyardRevisionIndexPos].Root().Maximum(); ok && revOf(last) <= low {
+		n = e.numDeleted
+		s.resetIndex(graveyardIndexPos)
+		s.resetIndex(graveyardRevisionIndexPos)
+		e.numDeleted = 0
+		s.changed = true
+		wtxn.Commit()
+		db.metrics.gcDuration.WithLabelValues(b.name).Observe(time.Since(start).Seconds())
+		return n
+	}
+	it := e.indexes[graveyardRevisionIndexPos].Root().Iterator()
 	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
 		o := v.(*object)
 		if o.revision > low {

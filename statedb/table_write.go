@@ -226,16 +226,34 @@ func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
 	if err != nil {
 		return err
 	}
-	// Delete one by one so every object gets a revision and, if tracked,
-	// a tombstone. Iterate a frozen root: we delete as we go.
-	root := s.entry.iterRoot(primaryIndexPos)
-	prim := s.txn(primaryIndexPos)
-	it := root.Iterator()
-	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
-		if v, deleted := prim.Delete(k); deleted {
-			t.deleteIndexed(s, k, v.(*object))
-		}
+	e := &s.entry
+	if e.numObjects == 0 {
+		return nil
 	}
+	// Every object still gets its own revision and, if deletes are
+	// tracked, a tombstone; but the indexes are emptied wholesale rather
+	// than key by key. Emptying a user index with DeletePrefix still closes
+	// the watch channel of every node it drops.
+	if t.numTrackers.Load() > 0 {
+		graveyard := s.txn(graveyardIndexPos)
+		graveyardRevs := s.txn(graveyardRevisionIndexPos)
+		e.iterRoot(primaryIndexPos).Walk(func(pk []byte, v any) bool {
+			e.revision++
+			tomb, tombKey := newObject(v.(*object).data, e.revision)
+			graveyard.Insert(pk, tomb)
+			graveyardRevs.Insert(tombKey, tomb)
+			e.numDeleted++
+			return false
+		})
+	} else {
+		e.revision += Revision(e.numObjects)
+	}
+	for pos := primaryIndexPos; pos < len(e.indexes); pos++ {
+		s.txn(pos).DeletePrefix(nil)
+	}
+	s.resetIndex(revisionIndexPos)
+	e.numObjects = 0
+	s.changed, s.dataChanged = true, true
 	return nil
 }
 

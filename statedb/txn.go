@@ -59,10 +59,7 @@ func (t *writeTxn) state(b *tableBase) (*tableState, error) {
 // copying the entry's index slice) on first use.
 func (s *tableState) txn(pos int) *iradix.Txn {
 	e := &s.entry
-	if e.txns == nil {
-		e.txns = make([]*iradix.Txn, len(e.indexes))
-		e.indexes = slices.Clone(e.indexes)
-	}
+	s.own()
 	tx := e.txns[pos]
 	if tx == nil {
 		tx = e.indexes[pos].Txn()
@@ -72,6 +69,23 @@ func (s *tableState) txn(pos int) *iradix.Txn {
 		e.txns[pos] = tx
 	}
 	return tx
+}
+
+// own makes the entry's index slice the transaction's own copy.
+func (s *tableState) own() {
+	e := &s.entry
+	if e.txns == nil {
+		e.txns = make([]*iradix.Txn, len(e.indexes))
+		e.indexes = slices.Clone(e.indexes)
+	}
+}
+
+// resetIndex empties an internal index in one step. Only for indexes
+// nobody watches: unlike deleting, it closes no watch channels.
+func (s *tableState) resetIndex(pos int) {
+	s.own()
+	s.entry.indexes[pos] = iradix.New()
+	s.entry.txns[pos] = nil
 }
 
 func (t *writeTxn) Abort() {
