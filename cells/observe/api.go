@@ -3,7 +3,6 @@ package observe
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 
@@ -93,11 +92,13 @@ func (h *flowsHandler) flows(w http.ResponseWriter, r *http.Request) {
 	// Headers go out now so a follower with nothing to show yet knows the
 	// stream is open.
 	rc.Flush()
-	enc := json.NewEncoder(bw)
 	node := h.o.NodeName()
+	var line []byte
 	for rec := range flows {
-		f := rec.ToFlow(node)
-		if enc.Encode(flow.Response{Flow: f, NodeName: node, Time: f.Time}) != nil {
+		f := h.o.ToFlow(rec)
+		resp := flow.Response{Flow: f, NodeName: node, Time: f.Time}
+		line = append(resp.AppendJSON(line[:0]), '\n')
+		if _, err := bw.Write(line); err != nil {
 			return
 		}
 	}

@@ -36,6 +36,13 @@ type Observer struct {
 	stopped  chan struct{}
 	stopOnce sync.Once
 
+	// endpoints caches the JSON form of the endpoints flows name: table
+	// objects are immutable, so an object and an identity always give the
+	// same answer. Cleared when it grows past epCacheMax (deleted endpoints
+	// would otherwise stay forever).
+	endpoints  sync.Map // epKey → *flow.Endpoint
+	endpointsN atomic.Int64
+
 	rateMu      sync.Mutex
 	rateSamples [rateWindow]rateSample
 	rateN       int
@@ -136,6 +143,33 @@ func (o *Observer) Query(ctx context.Context, q flow.Query, idle func()) (iter.S
 			}
 		}
 	}, nil
+}
+
+type epKey struct {
+	ep       *endpoints.Endpoint
+	identity uint32
+}
+
+const epCacheMax = 8192
+
+// ToFlow returns r as Hubble's flow JSON, sharing the endpoint parts
+// between flows (they are read-only).
+func (o *Observer) ToFlow(r *Record) *flow.Flow {
+	return r.toFlow(o.NodeName(), o.endpointJSON)
+}
+
+func (o *Observer) endpointJSON(ep *endpoints.Endpoint, identity uint32) *flow.Endpoint {
+	k := epKey{ep, identity}
+	if v, ok := o.endpoints.Load(k); ok {
+		return v.(*flow.Endpoint)
+	}
+	if o.endpointsN.Add(1) > epCacheMax {
+		o.endpoints.Clear()
+		o.endpointsN.Store(1)
+	}
+	e := endpointOf(ep, identity)
+	o.endpoints.Store(k, e)
+	return e
 }
 
 // Followers returns how many follow streams are running.

@@ -46,7 +46,9 @@ func (r *Record) IsReply() *bool {
 }
 
 // ToFlow returns r as Hubble's flow JSON.
-func (r *Record) ToFlow(node string) *flow.Flow {
+func (r *Record) ToFlow(node string) *flow.Flow { return r.toFlow(node, endpointOf) }
+
+func (r *Record) toFlow(node string, endpointOf func(*endpoints.Endpoint, uint32) *flow.Endpoint) *flow.Flow {
 	f := &flow.Flow{
 		Time:        r.Time,
 		Verdict:     r.Verdict.String(),

@@ -1,0 +1,206 @@
+package observe
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"testing"
+
+	"github.com/hivenet/hivenet/bpf"
+	"github.com/hivenet/hivenet/cells/endpoints"
+	"github.com/hivenet/hivenet/cells/observe/flow"
+	"github.com/hivenet/hivenet/statedb"
+)
+
+// benchFlows returns n flows between 50 pods of two namespaces; one in
+// every 20 is a drop.
+func benchFlows(n int) []bpf.Flow {
+	out := make([]bpf.Flow, n)
+	for i := range out {
+		src := netip.AddrFrom4([4]byte{10, 9, 0, byte(i % 50)})
+		dst := netip.AddrFrom4([4]byte{10, 9, 0, byte((i + 1) % 50)})
+		f := tcpFlow("0.0.0.0:1", "0.0.0.0:1", bpf.TCPSyn, bpf.ObsToEndpoint, bpf.CTNew)
+		f.Src, f.Dst = netip.AddrPortFrom(src, uint16(30000+i)), netip.AddrPortFrom(dst, 80)
+		if i%20 == 0 {
+			f.Verdict, f.DropReason = bpf.VerdictDropped, bpf.DropPolicy
+		}
+		out[i] = f
+	}
+	return out
+}
+
+// benchObserver returns an observer with an endpoints table of the 50 pods
+// of benchFlows.
+func benchObserver(b *testing.B, capacity int) *Observer {
+	db := statedb.New()
+	tbl, err := endpoints.NewTable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := db.RegisterTable(tbl); err != nil {
+		b.Fatal(err)
+	}
+	wtxn := db.WriteTxn(tbl)
+	for i := range 50 {
+		ns := "default"
+		if i%2 == 1 {
+			ns = "prod"
+		}
+		tbl.Insert(wtxn, &endpoints.Endpoint{
+			ID: uint16(100 + i), Namespace: ns, Pod: fmt.Sprintf("pod-%02d", i), Identity: uint32(10000 + i),
+			Labels: map[string]string{"app": fmt.Sprintf("app-%d", i%5)}, IPv4: netip.AddrFrom4([4]byte{10, 9, 0, byte(i)}),
+		})
+	}
+	wtxn.Commit()
+	o, err := NewObserver(capacity, db, tbl.ToTable())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return o
+}
+
+// BenchmarkRingWrite is the ring alone: one writer, records already built.
+func BenchmarkRingWrite(b *testing.B) {
+	r, _ := NewRing[Record](4095)
+	rec := record(synFlow)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Write(rec)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// BenchmarkRingWriteParallel has every core write at once.
+func BenchmarkRingWriteParallel(b *testing.B) {
+	r, _ := NewRing[Record](4095)
+	rec := record(synFlow)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Write(rec)
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// BenchmarkIngest is what each datapath flow costs the agent: two lookups
+// in the endpoints table and a ring write.
+func BenchmarkIngest(b *testing.B) {
+	o := benchObserver(b, 4095)
+	flows := benchFlows(1024)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		o.Ingest(flows[i&1023])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+// BenchmarkIngestWithFollowers ingests while two follow streams with a
+// filter read along, as `hivenet observe -f` does.
+func BenchmarkIngestWithFollowers(b *testing.B) {
+	o := benchObserver(b, 4095)
+	flows := benchFlows(1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	for range 2 {
+		seq, err := o.Query(ctx, flow.Query{Follow: true, Filter: flow.Filter{Namespace: []string{"prod"}}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for range seq {
+			}
+			done <- struct{}{}
+		}()
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		o.Ingest(flows[i&1023])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+	b.StopTimer()
+	cancel()
+	<-done
+	<-done
+}
+
+// BenchmarkQueryLast100 is `hivenet observe --last 100 <filter>` over a
+// full ring of 4095 flows, without the JSON: how long the agent scans.
+func BenchmarkQueryLast100(b *testing.B) {
+	o := benchObserver(b, 4095)
+	for _, f := range benchFlows(4095) {
+		o.Ingest(f)
+	}
+	for _, bc := range []struct {
+		name   string
+		filter flow.Filter
+		want   int
+	}{
+		{"no-filter", flow.Filter{}, 100},
+		// Half the flows match: 200 scanned.
+		{"from-namespace", flow.Filter{FromPod: []string{"prod/"}}, 100},
+		// One in 20 matches: 2000 scanned.
+		{"verdict-dropped", flow.Filter{Verdict: []string{"DROPPED"}}, 100},
+		// One in 50 matches: the whole ring is scanned and 82 found.
+		{"pod-and-port-and-label", flow.Filter{FromPod: []string{"default/pod-04"}, ToPort: []string{"80"}, FromLabel: []string{"app=app-4"}}, 82},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			q := flow.Query{Last: 100, Filter: bc.filter}
+			b.ReportAllocs()
+			for b.Loop() {
+				seq, err := o.Query(context.Background(), q, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for range seq {
+					n++
+				}
+				if n != bc.want {
+					b.Fatalf("%d flows, want %d", n, bc.want)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/query")
+		})
+	}
+}
+
+// BenchmarkQueryLast100JSON adds what the API does with the result: each
+// flow as a line of Hubble JSON.
+func BenchmarkQueryLast100JSON(b *testing.B) {
+	o := benchObserver(b, 4095)
+	for _, f := range benchFlows(4095) {
+		o.Ingest(f)
+	}
+	q := flow.Query{Last: 100, Filter: flow.Filter{Namespace: []string{"prod"}}}
+	for _, enc := range []struct {
+		name   string
+		encode func(buf []byte, r *flow.Response) []byte
+	}{
+		{"append", func(buf []byte, r *flow.Response) []byte { return append(r.AppendJSON(buf), '\n') }},
+		{"encoding-json", func(buf []byte, r *flow.Response) []byte {
+			j, _ := json.Marshal(r)
+			return append(append(buf, j...), '\n')
+		}},
+	} {
+		b.Run(enc.name, func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf = buf[:0]
+				seq, _ := o.Query(context.Background(), q, nil)
+				for r := range seq {
+					f := o.ToFlow(r)
+					buf = enc.encode(buf, &flow.Response{Flow: f, NodeName: "node-1", Time: f.Time})
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/query")
+			b.ReportMetric(float64(len(buf)), "bytes/query")
+		})
+	}
+}
