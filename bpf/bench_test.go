@@ -148,9 +148,7 @@ type podPair struct {
 	client, server *testPod
 	addr           netip.AddrPort
 	worker         *nsWorker
-	conn           net.Conn // for request/response
-	elapsed        time.Duration
-	ops            int
+	conn           net.Conn  // for request/response
 	rounds         []float64 // rate of each round
 }
 
@@ -184,8 +182,6 @@ func (p *podPair) rr(b *testing.B, count int) {
 }
 
 func (p *podPair) record(d time.Duration, count int) {
-	p.elapsed += d
-	p.ops += count
 	p.rounds = append(p.rounds, float64(count)/d.Seconds())
 }
 
@@ -215,13 +211,11 @@ func (p *podPair) crr(b *testing.B, count int) {
 	p.record(time.Since(start), count)
 }
 
-func (p *podPair) rate() float64 { return float64(p.ops) / p.elapsed.Seconds() }
-
 // podToPodBench sets up three pod pairs on one node: plain veths routed by
 // the kernel, the datapath with default aggregation, and the datapath
 // with an event per packet; then runs op on each in turn, in rounds of
-// chunk operations, for b.N operations each, and reports the rates and the
-// median of the per-round ratios to plain.
+// chunk operations, for b.N operations each, and reports the median round
+// rate of each and the median of the per-round ratios to plain.
 func podToPodBench(b *testing.B, unit string, chunk int, op func(*podPair, *testing.B, int)) *podPair {
 	n := newTestNode(b)
 	plain := newPodPair(b, n, "plain", 2)
@@ -248,7 +242,7 @@ func podToPodBench(b *testing.B, unit string, chunk int, op func(*podPair, *test
 	pairs := []*podPair{plain, withBPF, allEvents}
 	for _, p := range pairs {
 		op(p, b, 10) // warm up: connections, conntrack, neighbours
-		p.elapsed, p.ops, p.rounds = 0, 0, nil
+		p.rounds = nil
 	}
 
 	b.ResetTimer()
@@ -260,7 +254,7 @@ func podToPodBench(b *testing.B, unit string, chunk int, op func(*podPair, *test
 	}
 	b.StopTimer()
 	for _, p := range pairs {
-		b.ReportMetric(p.rate(), p.name+"-"+unit+"/s")
+		b.ReportMetric(median(p.rounds), p.name+"-"+unit+"/s")
 	}
 	b.ReportMetric(medianRatio(withBPF.rounds, plain.rounds), "bpf/plain")
 	b.ReportMetric(medianRatio(allEvents.rounds, plain.rounds), "bpf-events-all/plain")
@@ -276,6 +270,11 @@ func medianRatio(a, b []float64) float64 {
 	for i := range a {
 		r[i] = a[i] / b[i]
 	}
+	return median(r)
+}
+
+func median(v []float64) float64 {
+	r := slices.Clone(v)
 	slices.Sort(r)
 	if len(r) == 0 {
 		return 0
