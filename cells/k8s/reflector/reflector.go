@@ -151,12 +151,16 @@ func (r *Reflector[Obj]) writeLoop(ctx context.Context) {
 		case ev := <-r.events:
 			batch = append(batch, ev)
 		}
+		// A full listing commits at once: waiting would only delay the
+		// table's initialisation or a relist's repair.
+		flush := batch[0].kind == evReplace
 		timer := time.NewTimer(r.cfg.BufferWait)
 	gather:
-		for len(batch) < r.cfg.BufferSize {
+		for !flush && len(batch) < r.cfg.BufferSize {
 			select {
 			case ev := <-r.events:
 				batch = append(batch, ev)
+				flush = ev.kind == evReplace
 			case <-timer.C:
 				break gather
 			case <-ctx.Done():
