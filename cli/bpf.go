@@ -10,8 +10,11 @@ import (
 
 func init() { extraCommands = append(extraCommands, newBPFCmd) }
 
+// bpfSubcommands are the map groups of `hivenet bpf` defined in other files
+// (lb, ipcache, policy); each appends its constructor in an init function.
+var bpfSubcommands []func() *cobra.Command
+
 // newBPFCmd is `hivenet bpf`: the datapath's maps as the kernel holds them.
-// Further map groups (lb, ipcache, policy) add their subcommands here.
 func newBPFCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bpf",
@@ -38,5 +41,8 @@ func newBPFCmd() *cobra.Command {
 		},
 	})
 	cmd.AddCommand(ct)
+	for _, sub := range bpfSubcommands {
+		cmd.AddCommand(sub())
+	}
 	return cmd
 }

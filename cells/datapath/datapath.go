@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/hivenet/hivenet/bpf"
 	"github.com/hivenet/hivenet/cells/cell"
@@ -54,8 +55,27 @@ type loader struct {
 	dp *bpf.Datapath
 }
 
-func newDatapath(cfg bpf.Config, lc cell.Lifecycle, log *slog.Logger, h cell.Health) Datapath {
+// ctGCInterval is how often expired conntrack entries are deleted. The maps
+// are LRU, so this is about keeping `bpf ct list` and the maps' fill honest,
+// not about correctness; Cilium's default interval is of the same order.
+const ctGCInterval = time.Minute
+
+func newDatapath(cfg bpf.Config, lc cell.Lifecycle, jobs cell.Jobs, log *slog.Logger, h cell.Health) Datapath {
 	l := &loader{cfg: cfg, log: log}
+	jobs.Add(cell.Timer("conntrack-gc", func(context.Context) error {
+		dp, err := l.get()
+		if err != nil {
+			return err
+		}
+		n, err := dp.GarbageCollectConntrack()
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			log.Debug("Deleted expired conntrack entries", "count", n)
+		}
+		return nil
+	}, ctGCInterval))
 	lc.Append(cell.Hook{
 		Name: "load-datapath",
 		OnStart: func(context.Context) error {
