@@ -23,7 +23,7 @@ var DefaultConfig = Config{HubbleEventBufferCapacity: 4095}
 
 // Validate implements cell.Validator.
 func (c Config) Validate() error {
-	if _, err := NewRing[struct{}](c.HubbleEventBufferCapacity); err != nil {
+	if err := checkCapacity(c.HubbleEventBufferCapacity); err != nil {
 		return fmt.Errorf("--hubble-event-buffer-capacity: %w", err)
 	}
 	return nil

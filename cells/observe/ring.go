@@ -46,13 +46,20 @@ type slot[T any] struct {
 
 // NewRing returns an empty ring holding up to capacity values.
 func NewRing[T any](capacity int) (*Ring[T], error) {
-	if capacity < 1 || capacity > MaxCapacity || bits.OnesCount(uint(capacity)+1) != 1 {
-		return nil, fmt.Errorf("%w: got %d", ErrBadCapacity, capacity)
+	if err := checkCapacity(capacity); err != nil {
+		return nil, err
 	}
 	return &Ring[T]{
 		mask:  uint64(capacity),
 		slots: make([]atomic.Pointer[slot[T]], capacity+1),
 	}, nil
+}
+
+func checkCapacity(capacity int) error {
+	if capacity < 1 || capacity > MaxCapacity || bits.OnesCount(uint(capacity)+1) != 1 {
+		return fmt.Errorf("%w: got %d", ErrBadCapacity, capacity)
+	}
+	return nil
 }
 
 // Cap returns how many values the ring holds when full.

@@ -66,7 +66,7 @@ func (s *datapathSource) Observe(ctx context.Context, next func(bpf.Flow), compl
 			next(f)
 		}
 		s.mu.Lock()
-		if n, err := rd.Lost(); err == nil {
+		if n, err := rd.Lost(); err == nil && n >= s.baseline {
 			s.prior.Add(n - s.baseline)
 		}
 		s.rd = nil
@@ -89,6 +89,10 @@ func (s *datapathSource) Lost() (uint64, error) {
 	cur, err := s.rd.Lost()
 	if err != nil {
 		return n, err
+	}
+	if cur < s.baseline {
+		// The counter went backwards: the map was recreated under us.
+		s.baseline = cur
 	}
 	return n + cur - s.baseline, nil
 }
