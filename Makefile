@@ -65,7 +65,7 @@ demo: deps build demo-down
 	ip -n $(DEMO_NETNS) link set lo up
 	mkdir -p $(DEMO_DIR)
 	nsenter --net=/var/run/netns/$(DEMO_NETNS) -- $(BIN)/hivenet-agent --socket-path $(DEMO_DIR)/hivenet.sock \
-		--bpf-root /sys/fs/bpf/$(DEMO_NETNS) --state-dir $(DEMO_DIR)/state \
+		--bpf-root /sys/fs/bpf/$(DEMO_NETNS) --state-dir $(DEMO_DIR)/state --enable-k8s=false \
 		>$(DEMO_DIR)/agent.log 2>&1 & echo $$! > $(DEMO_DIR)/agent.pid
 	$(BIN)/hivenet --socket $(DEMO_DIR)/hivenet.sock status --wait --wait-duration 60s \
 		|| { cat $(DEMO_DIR)/agent.log; exit 1; }

@@ -35,8 +35,23 @@ func startAgent(t *testing.T, dir string) string {
 	}
 	agent := buildBinary(t, dir, "github.com/hivenet/hivenet/daemon", "hivenet-agent")
 	sock := filepath.Join(dir, "agent.sock")
+	// The agent owns its network namespace (routes, a router device,
+	// nftables), so it gets a fresh one rather than the host's.
+	name := "hvcli-" + filepath.Base(dir)
+	if len(name) > 30 {
+		name = name[:30]
+	}
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command("ip", "netns", "del", name).Run()
+		os.RemoveAll("/sys/fs/bpf/" + name)
+	})
 	var logs bytes.Buffer
-	cmd := exec.Command(agent, "--socket-path", sock)
+	cmd := exec.Command("nsenter", "--net=/var/run/netns/"+name, "--", agent,
+		"--socket-path", sock, "--enable-k8s=false",
+		"--state-dir", filepath.Join(dir, "state"), "--bpf-root", "/sys/fs/bpf/"+name)
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

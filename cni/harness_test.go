@@ -147,6 +147,8 @@ func newNode(t *testing.T, extraArgs ...string) *node {
 		"--bpf-root", n.bpfRoot,
 		"--ipv4-range", n.podRange.String(),
 		"--write-cni-conf-when-ready", filepath.Join(n.dir, "net.d", "05-hivenet.conflist"),
+		// A node without an API server: the runtime calls the plugin directly.
+		"--enable-k8s=false",
 	}, extraArgs...)
 	n.startAgent()
 	t.Cleanup(n.stopAgent)

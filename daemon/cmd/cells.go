@@ -8,6 +8,8 @@ import (
 	"github.com/hivenet/hivenet/cells/datapath"
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/ipam"
+	"github.com/hivenet/hivenet/cells/k8s"
+	"github.com/hivenet/hivenet/cells/observe"
 	"github.com/hivenet/hivenet/cells/masquerade"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/statedb"
@@ -28,6 +30,14 @@ var Agent = cell.Group(
 	ipam.Cell,
 	endpoints.Cell,
 	masquerade.Cell,
+	observe.Cell,
+	// Cilium's agent has the same (hidden) switch; off, the agent wires pods
+	// for a runtime that calls hivenet-cni without any API server, which is
+	// how the node-level tests run it.
+	cell.Feature("enable-k8s", "Watch the Kubernetes API (pods, services, policies, nodes, cilium.io objects)", true,
+		k8s.ClientCell,
+		k8s.AgentCell,
+	),
 )
 
 // Command is the agent's command line: flags grouped by module, `hive` to

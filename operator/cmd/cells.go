@@ -7,6 +7,9 @@ import (
 
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/k8s"
+	"github.com/hivenet/hivenet/cells/k8s/crds"
+	"github.com/hivenet/hivenet/statedb"
 )
 
 // DefaultAPIAddr is where the operator serves /healthz and /readyz, the port
@@ -16,6 +19,10 @@ const DefaultAPIAddr = ":9234"
 // Operator is every cell of the operator.
 var Operator = cell.Group(
 	api.Cell("hivenet-operator", api.Config{Listen: DefaultAPIAddr}),
+	statedb.Cell,
+	k8s.ClientCell,
+	crds.Cell,
+	k8s.OperatorCell,
 )
 
 // Command is the operator's command line.
