@@ -9,8 +9,8 @@ import (
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/ipam"
 	"github.com/hivenet/hivenet/cells/k8s"
-	"github.com/hivenet/hivenet/cells/observe"
 	"github.com/hivenet/hivenet/cells/masquerade"
+	"github.com/hivenet/hivenet/cells/observe"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/statedb"
 )
