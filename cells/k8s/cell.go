@@ -10,6 +10,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
 
 	"github.com/hivenet/hivenet/cells/cell"
 	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
@@ -26,7 +27,15 @@ import (
 var ClientCell = cell.Module("k8s-client", "Kubernetes API client",
 	cell.Config(client.DefaultConfig),
 	cell.Provide(newClientset),
+	cell.Invoke(routeKlog),
 )
+
+// routeKlog sends client-go's klog output (watch errors, retries) to the
+// module's logger, so it is structured like every other line and filtered
+// by the same level; klog's verbose levels map below Info.
+func routeKlog(log *slog.Logger) {
+	klog.SetSlogLogger(log)
+}
 
 func newClientset(cfg client.Config) (*client.Clientset, error) {
 	rc, err := cfg.RESTConfig()
