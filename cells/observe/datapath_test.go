@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/hivenet/hivenet/bpf"
 	"github.com/hivenet/hivenet/cells/api"
@@ -333,9 +336,67 @@ func TestObserveRealDatapath(t *testing.T) {
 			t.Errorf("GET /v1/flows lacks\n  %s\nit has:\n  %s", want, strings.Join(lines, "\n  "))
 		}
 	}
+	// A drop: the client sends a datagram with an address that is not its
+	// own; from-container drops it and says why.
+	spoofed, victim := netip.MustParseAddrPort("10.201.0.99:4000"), netip.AddrPortFrom(server.ep.IPv4, 4001)
+	check(t, onThreadIn(client.ns, func() error { return sendRawUDP(spoofed, victim) }))
+	drop := find("drop of the spoofed datagram", func(r *Record) bool { return r.Verdict == bpf.VerdictDropped && r.Flow.Src == spoofed })
+	wantDrop := drop.Time.UTC().Format(flow.TimeFormat) +
+		": 10.201.0.99:4000 (world) <> default/server-abc:4001 (ID:22656) Invalid source ip DROPPED (UDP)"
+	if got := obs.ToFlow(drop); flow.Compact(got) != wantDrop || got.DropReasonDesc != "INVALID_SOURCE_IP" {
+		t.Errorf("drop:\n  %s (%s)\nwant\n  %s", flow.Compact(got), got.DropReasonDesc, wantDrop)
+	}
+
+	// And the way a user sees them: the hivenet CLI against this agent.
+	cli := filepath.Join(t.TempDir(), "hivenet")
+	if out, err := exec.Command("go", "build", "-o", cli, "github.com/hivenet/hivenet/cli").CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	out, err := exec.Command(cli, "-s", sock, "observe", "--last", "20", "--port", "8080").CombinedOutput()
+	if err != nil {
+		t.Fatalf("hivenet observe --last 20: %v\n%s", err, out)
+	}
+	for _, want := range []string{wantSyn, wantSynAck} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("hivenet observe --last 20 lacks\n  %s\nit printed:\n%s", want, out)
+		}
+	}
+	out, err = exec.Command(cli, "-s", sock, "observe", "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/4,095 (") || !strings.Contains(string(out), "Source: datapath flow ring buffer") {
+		t.Errorf("hivenet observe status: %v\n%s", err, out)
+	}
+
+	out, err = exec.Command(cli, "-s", sock, "observe", "--verdict", "DROPPED", "--to-pod", "default/server-abc").CombinedOutput()
+	if err != nil || string(out) != wantDrop+"\n" {
+		t.Errorf("hivenet observe --verdict DROPPED --to-pod default/server-abc: %v\n%s\nwant\n%s", err, out, wantDrop)
+	}
+
 	st := obs.Status()
 	if st.SeenFlows < 2 || st.Source != "datapath flow ring buffer" {
 		t.Errorf("status %+v", st)
 	}
 	t.Logf("hivenet observe would print:\n  %s", strings.Join(lines, "\n  "))
+}
+
+// sendRawUDP sends one UDP datagram with an arbitrary source address
+// through a raw socket, from the calling thread's namespace.
+func sendRawUDP(src, dst netip.AddrPort) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	pkt := make([]byte, 20+8+4)
+	pkt[0] = 0x45 // IPv4, 20-byte header
+	pkt[3] = byte(len(pkt))
+	pkt[8] = 64 // TTL
+	pkt[9] = unix.IPPROTO_UDP
+	s, d := src.Addr().As4(), dst.Addr().As4()
+	copy(pkt[12:], s[:])
+	copy(pkt[16:], d[:])
+	binary.BigEndian.PutUint16(pkt[20:], src.Port())
+	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
+	binary.BigEndian.PutUint16(pkt[24:], 12) // UDP length; checksum 0: none
+	copy(pkt[28:], "hvob")
+	return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d})
 }
