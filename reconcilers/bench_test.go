@@ -131,3 +131,39 @@ func BenchmarkReconcile_LPM_100k_Batched(b *testing.B) {
 func BenchmarkReconcile_LPM_1M_Batched(b *testing.B) {
 	benchmarkReconcile(b, ebpf.LPMTrie, 1_000_000, true)
 }
+
+// BenchmarkStatusWriteBack_100k is the floor under every reconciler figure:
+// statedb alone doing the status write-back of 100k objects, in
+// transactions of the default round size, with no reconciler and no
+// target.
+func BenchmarkStatusWriteBack_100k(b *testing.B) {
+	const n = 100_000
+	round := reconcilers.DefaultParams.RoundSize
+	objs := make([]*testObj, n)
+	for i := range objs {
+		objs[i] = newObj(uint32(i), uint64(i))
+	}
+	var cpu time.Duration
+	b.ResetTimer()
+	b.StopTimer()
+	for range b.N {
+		db, table := newTable(b)
+		insert(b, db, table, objs...)
+		done := reconcilers.StatusDone()
+		b.StartTimer()
+		cpu0 := cpuTime()
+		for i := 0; i < n; i += round {
+			wtxn := db.WriteTxn(table)
+			for _, o := range objs[i:min(i+round, n)] {
+				if _, _, err := table.Insert(wtxn, setStatus(o, done)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			wtxn.Commit()
+		}
+		cpu += cpuTime() - cpu0
+		b.StopTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(float64(n*b.N)/cpu.Seconds(), "objects/cpu-s")
+}

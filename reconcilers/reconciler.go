@@ -239,7 +239,11 @@ func (r *Reconciler[T]) reportHealth(health Health, pruneErr error) {
 		health.OK("reconciled")
 		return
 	}
-	health.Degraded(fmt.Sprintf("%d objects failing to reconcile, prune failing: %v", n, pruneErr != nil), errors.Join(errs...))
+	msg := fmt.Sprintf("%d objects failing to reconcile", n)
+	if pruneErr != nil {
+		msg += ", prune failing"
+	}
+	health.Degraded(msg, errors.Join(errs...))
 }
 
 type nopHealth struct{}

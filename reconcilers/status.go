@@ -52,6 +52,11 @@ func (k *StatusKind) UnmarshalText(b []byte) error {
 // it (or hold it in a field) and give the reconciler accessors for it in
 // [Config]. Writers insert objects with [StatusPending]; the reconciler
 // writes back [StatusDone] or [StatusError].
+//
+// Writers must mark every version they write as pending, including when
+// they change an object the reconciler marked done or error: the reconciler
+// takes versions with any other status for its own write-backs and does
+// not apply them.
 type Status struct {
 	Kind      StatusKind `json:"kind" yaml:"kind"`
 	UpdatedAt time.Time  `json:"updated-at" yaml:"updated-at"`
