@@ -151,7 +151,11 @@ func Start(ctx context.Context, cfg Config) (cp *ControlPlane, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("service CIDR %q: %w", cfg.ServiceCIDR, err)
 	}
-	if cp.pki, err = newPKI(cp.cfg.Dir, firstIP(svcNet)); err != nil {
+	bindIP := net.ParseIP(cfg.BindAddress)
+	if bindIP == nil {
+		return nil, fmt.Errorf("bind address %q is not an IP address", cfg.BindAddress)
+	}
+	if cp.pki, err = newPKI(cp.cfg.Dir, firstIP(svcNet), bindIP); err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
 	if err := cp.startEtcd(ctx); err != nil {

@@ -270,6 +270,31 @@ spec:
 	})
 }
 
+// TestControlPlaneBindAddress: a box bound to another address (as one with
+// node namespaces binds to its bridge) serves a certificate valid for it.
+func TestControlPlaneBindAddress(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cp := startBox(t, ctx, box.Config{NoControllerManager: true, BindAddress: "127.0.0.2"})
+	if !strings.HasPrefix(cp.URL, "https://127.0.0.2:") {
+		t.Fatalf("URL %s does not use the bind address", cp.URL)
+	}
+	cs, err := kubernetes.NewForConfig(cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := cs.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatalf("TLS to the bind address: %v", err)
+	}
+	if v.GitVersion != "v"+box.KubernetesVersion {
+		t.Errorf("server reports %s, want v%s", v.GitVersion, box.KubernetesVersion)
+	}
+	if out := kubectl(t, cp, "version", "-o", "json"); !strings.Contains(out, `"gitVersion": "v`+box.KubernetesVersion+`"`) {
+		t.Errorf("kubectl version: %s", out)
+	}
+}
+
 func TestControlPlaneControllers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -428,4 +453,14 @@ func kubectl(t *testing.T, cp *box.ControlPlane, args ...string) string {
 		t.Fatalf("kubectl %v: %v\n%s", args, err, out)
 	}
 	return string(out)
+}
+
+func TestStartFailsWithoutBinaries(t *testing.T) {
+	_, err := box.Start(context.Background(), box.Config{BinDir: t.TempDir()})
+	if !errors.Is(err, box.ErrBinariesMissing) {
+		t.Fatalf("want ErrBinariesMissing, got %v", err)
+	}
+	if !strings.Contains(err.Error(), "test/k8sbin/build.sh") {
+		t.Errorf("error does not say how to build the binaries: %v", err)
+	}
 }

@@ -30,7 +30,7 @@ type pki struct {
 // certValidity covers any test run; the certificates die with the directory.
 const certValidity = 24 * time.Hour
 
-func newPKI(dir string, serviceIP net.IP) (*pki, error) {
+func newPKI(dir string, serviceIP, bindIP net.IP) (*pki, error) {
 	p := &pki{
 		CACert: filepath.Join(dir, "ca.crt"), CAKey: filepath.Join(dir, "ca.key"),
 		ServingCert: filepath.Join(dir, "apiserver.crt"), ServingKey: filepath.Join(dir, "apiserver.key"),
@@ -74,6 +74,9 @@ func newPKI(dir string, serviceIP net.IP) (*pki, error) {
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default",
 			"kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, serviceIP},
+	}
+	if bindIP != nil && !bindIP.IsUnspecified() {
+		serving.IPAddresses = append(serving.IPAddresses, bindIP)
 	}
 	if _, _, err := p.issue(serving, ca, caKey, p.ServingCert, p.ServingKey); err != nil {
 		return nil, err
