@@ -152,11 +152,18 @@ func hvobAddPod(t *testing.T, node *netlink.Handle, prefix string, host int, ep 
 	return p
 }
 
-// TestObserveRealDatapath loads the datapath, attaches it to two pods,
-// runs a TCP exchange between them, and checks that the observe cell holds
-// the SYN and SYN-ACK with the right pods, ports and verdicts, and that the
-// API and the CLI's formatter show them as hubble observe would.
-func TestObserveRealDatapath(t *testing.T) {
+// hvobEnv is a node with two pods on the real datapath and an agent (API
+// server, endpoints table, observe cell reading the datapath's flows).
+type hvobEnv struct {
+	nodeNS         netns.NsHandle
+	client, server *hvobPod
+	d              *bpf.Datapath
+	obs            *Observer
+	sock           string
+}
+
+// setupHvob builds the topology; tune adjusts the datapath configuration.
+func setupHvob(t *testing.T, tune func(*bpf.Config)) *hvobEnv {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test needs root: it creates network namespaces, veths and BPF programs")
 	}
@@ -184,6 +191,9 @@ func TestObserveRealDatapath(t *testing.T) {
 	cfg := bpf.DefaultConfig
 	cfg.BPFRoot = "/sys/fs/bpf/" + prefix
 	cfg.CTGlobalTCPMax, cfg.CTGlobalAnyMax = 1<<16, 1<<16
+	if tune != nil {
+		tune(&cfg)
+	}
 	d, err := bpf.Load(cfg, nil)
 	if err != nil {
 		bpf.RemoveAll(cfg.BPFRoot)
@@ -238,6 +248,17 @@ func TestObserveRealDatapath(t *testing.T) {
 		}
 	})
 
+	return &hvobEnv{nodeNS: nodeNS, client: client, server: server, d: d, obs: obs, sock: sock}
+}
+
+// TestObserveRealDatapath loads the datapath, attaches it to two pods,
+// runs a TCP exchange between them, and checks that the observe cell holds
+// the SYN and SYN-ACK with the right pods, ports and verdicts, and that the
+// API and the CLI's formatter show them as hubble observe would.
+func TestObserveRealDatapath(t *testing.T) {
+	e := setupHvob(t, nil)
+	client, server, obs, sock := e.client, e.server, e.obs, e.sock
+
 	// A real TCP exchange: client → server:8080, echoed back.
 	serverAddr := netip.AddrPortFrom(server.ep.IPv4, 8080)
 	var ln net.Listener
@@ -257,7 +278,7 @@ func TestObserveRealDatapath(t *testing.T) {
 	check(t, onThreadIn(client.ns, func() (err error) { conn, err = net.Dial("tcp4", serverAddr.String()); return err }))
 	clientAddr := conn.LocalAddr().(*net.TCPAddr).AddrPort()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = io.WriteString(conn, "hello hivenet")
+	_, err := io.WriteString(conn, "hello hivenet")
 	check(t, err)
 	buf := make([]byte, len("hello hivenet"))
 	_, err = io.ReadFull(conn, buf)
@@ -399,4 +420,62 @@ func sendRawUDP(src, dst netip.AddrPort) error {
 	binary.BigEndian.PutUint16(pkt[24:], 12) // UDP length; checksum 0: none
 	copy(pkt[28:], "hvob")
 	return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d})
+}
+
+// TestObserveRealDatapathAccountsEveryEvent floods the datapath with
+// monitor-aggregation=none and the smallest ring buffer, so that events
+// are likely lost, and checks that every event is accounted for: each
+// datagram makes exactly two (from-endpoint, to-endpoint), and the flows
+// seen plus the events reported lost add up to twice the datagrams sent.
+func TestObserveRealDatapathAccountsEveryEvent(t *testing.T) {
+	e := setupHvob(t, func(c *bpf.Config) {
+		c.MonitorAggregation = "none"
+		c.EventsRingBufferSize = 4096
+	})
+	dst := netip.AddrPortFrom(e.server.ep.IPv4, 5555)
+	var sink net.PacketConn
+	check(t, onThreadIn(e.server.ns, func() (err error) { sink, err = net.ListenPacket("udp4", dst.String()); return err }))
+	t.Cleanup(func() { sink.Close() })
+	// The sink exists so the server's kernel answers nothing (no ICMP
+	// unreachable); it need not keep up, a full socket buffer drops quietly.
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := sink.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	before := e.obs.ring.Written()
+	const datagrams = 20000
+	check(t, onThreadIn(e.client.ns, func() error {
+		c, err := net.Dial("udp4", dst.String())
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range datagrams {
+			if _, err := c.Write([]byte("flood")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	want := before + 2*datagrams
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// Lost is refreshed by the observe cell's one-second timer.
+		seen, lost := e.obs.ring.Written(), e.obs.Status().Lost
+		if seen+lost >= want {
+			if seen+lost != want {
+				t.Fatalf("seen %d + lost %d = %d events, want exactly %d", seen, lost, seen+lost, want)
+			}
+			t.Logf("%d datagrams: %d events seen, %d lost (ring buffer of 4 KiB)", datagrams, seen-before, lost)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s: seen %d + lost %d events, want %d", seen-before, lost, 2*datagrams)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
