@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/hivenet/hivenet/bpf"
 	"github.com/hivenet/hivenet/cells/endpoints"
@@ -203,4 +205,69 @@ func BenchmarkQueryLast100JSON(b *testing.B) {
 			b.ReportMetric(float64(len(buf)), "bytes/query")
 		})
 	}
+}
+
+// BenchmarkDatapathToRing is the whole path on the real datapath with
+// monitor-aggregation=none and the default 1 MiB ring buffer: one op is one
+// UDP datagram between two pods, which the programs report twice. It
+// reports how many of those events per second reached the observe ring
+// and which share the datapath had to drop because the reader was behind.
+// Needs root.
+func BenchmarkDatapathToRing(b *testing.B) {
+	e := setupHvob(b, func(c *bpf.Config) { c.MonitorAggregation = "none" })
+	dst := netip.AddrPortFrom(e.server.ep.IPv4, 5555)
+	var sink net.PacketConn
+	check(b, onThreadIn(e.server.ns, func() (err error) { sink, err = net.ListenPacket("udp4", dst.String()); return err }))
+	b.Cleanup(func() { sink.Close() })
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, _, err := sink.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	var c net.Conn
+	check(b, onThreadIn(e.client.ns, func() (err error) { c, err = net.Dial("udp4", dst.String()); return err }))
+	b.Cleanup(func() { c.Close() })
+	seen0, lost0 := e.obs.ring.Written(), lostNow(b, e)
+	msg := []byte("flood")
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Wait until every event is accounted for, then stop the clock.
+	want := 2 * uint64(b.N)
+	deadline := time.Now().Add(30 * time.Second)
+	var seen, lost uint64
+	for {
+		seen, lost = e.obs.ring.Written()-seen0, lostNow(b, e)-lost0
+		if seen+lost >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	if seen+lost != want {
+		b.Fatalf("seen %d + lost %d events, want %d", seen, lost, want)
+	}
+	b.ReportMetric(float64(seen)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(100*float64(lost)/float64(want), "lost-%")
+}
+
+// lostNow reads the datapath's lost counter directly (the cell's status
+// refreshes it once a second).
+func lostNow(b *testing.B, e *hvobEnv) uint64 {
+	fr, err := e.d.Flows()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fr.Close()
+	n, err := fr.Lost()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -78,7 +79,7 @@ func onThreadIn(ns netns.NsHandle, f func() error) error {
 	return <-errc
 }
 
-func hvobNetns(t *testing.T, name string) netns.NsHandle {
+func hvobNetns(t testing.TB, name string) netns.NsHandle {
 	t.Helper()
 	var ns netns.NsHandle
 	errc := make(chan error, 1)
@@ -114,14 +115,14 @@ func hvobNetns(t *testing.T, name string) netns.NsHandle {
 	return ns
 }
 
-func check(t *testing.T, err error) {
+func check(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func hvobAddPod(t *testing.T, node *netlink.Handle, prefix string, host int, ep *endpoints.Endpoint) *hvobPod {
+func hvobAddPod(t testing.TB, node *netlink.Handle, prefix string, host int, ep *endpoints.Endpoint) *hvobPod {
 	p := &hvobPod{ep: ep, lxc: fmt.Sprintf("hvob-lxc%d", host)}
 	p.ns = hvobNetns(t, fmt.Sprintf("%s-p%d", prefix, host))
 	check(t, node.LinkAdd(&netlink.Veth{
@@ -163,7 +164,7 @@ type hvobEnv struct {
 }
 
 // setupHvob builds the topology; tune adjusts the datapath configuration.
-func setupHvob(t *testing.T, tune func(*bpf.Config)) *hvobEnv {
+func setupHvob(t testing.TB, tune func(*bpf.Config)) *hvobEnv {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test needs root: it creates network namespaces, veths and BPF programs")
 	}
@@ -237,6 +238,7 @@ func setupHvob(t *testing.T, tune func(*bpf.Config)) *hvobEnv {
 		cell.Invoke(func(o *Observer) { obs = o }),
 	)
 	h.RegisterFlags(pflag.NewFlagSet("agent", pflag.ContinueOnError))
+	h.SetLogger(slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	check(t, h.Start(ctx))
