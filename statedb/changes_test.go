@@ -204,3 +204,30 @@ func TestDeleteAllTracked(t *testing.T) {
 		t.Fatalf("after re-insert List(a) = %v", got)
 	}
 }
+
+// TestDeleteAllAfterWriteInSameTxn is the case where DeleteAll empties
+// indexes whose roots the same transaction already wrote.
+func TestDeleteAllAfterWriteInSameTxn(t *testing.T) {
+	db, table := newTestDB(t, tagsIndex)
+	mustInsert(t, db, table, &testObject{ID: 1, Tags: []string{"a"}})
+	_, _, w1, _ := table.GetWatch(db.ReadTxn(), idIndex.Query(1))
+	_, wTag := table.ListWatch(db.ReadTxn(), tagsIndex.Query("a"))
+
+	wtxn := db.WriteTxn(table)
+	table.Insert(wtxn, &testObject{ID: 2, Tags: []string{"a"}})
+	table.DeleteAll(wtxn)
+	table.Insert(wtxn, &testObject{ID: 3, Tags: []string{"b"}})
+	wtxn.Commit()
+	if !closed(w1) || !closed(wTag) {
+		t.Fatal("watchers of dropped objects not notified")
+	}
+	// The next write must not close channels a previous commit closed.
+	_, _, w3, _ := table.GetWatch(db.ReadTxn(), idIndex.Query(3))
+	mustInsert(t, db, table, &testObject{ID: 3, Tags: []string{"c"}})
+	if !closed(w3) {
+		t.Fatal("watcher of an updated object not notified")
+	}
+	if got := ids(table.All(db.ReadTxn())); !slices.Equal(got, []uint64{3}) {
+		t.Fatalf("All = %v", got)
+	}
+}

@@ -249,7 +249,15 @@ func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
 		e.revision += Revision(e.numObjects)
 	}
 	for pos := primaryIndexPos; pos < len(e.indexes); pos++ {
-		s.txn(pos).DeletePrefix(nil)
+		tx := s.txn(pos)
+		// DeletePrefix on a root this transaction already wrote reuses
+		// that root and clears its edges before it tracks the dropped
+		// nodes: their watchers would never hear, and the root's own
+		// channel would be closed while it stays in the tree. Freezing
+		// first (CommitOnly drops the writable set) makes it copy the
+		// root and track the whole old tree.
+		tx.CommitOnly()
+		tx.DeletePrefix(nil)
 	}
 	s.resetIndex(revisionIndexPos)
 	e.numObjects = 0
