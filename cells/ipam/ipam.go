@@ -11,7 +11,10 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/k8s"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/statedb"
 )
@@ -25,24 +28,37 @@ var ErrNotStarted = errors.New("IPAM not started yet")
 
 // Config is the IPAM cell's configuration.
 type Config struct {
-	// IPv4Range is this node's pod CIDR.
-	IPv4Range string `flag:"ipv4-range" help:"IPv4 CIDR this node allocates pod addresses from"`
+	// IPAM is the mode (Cilium's flag name): ModeKubernetes or ModeStatic;
+	// empty picks kubernetes when the agent watches Kubernetes, else static.
+	IPAM string `flag:"ipam" help:"IPAM mode: kubernetes (pod CIDR from this node's Node spec.podCIDR) or static (--ipv4-range); default kubernetes with --enable-k8s, else static"`
+	// IPv4Range is this node's pod CIDR in static mode.
+	IPv4Range string `flag:"ipv4-range" help:"IPv4 CIDR this node allocates pod addresses from with --ipam=static"`
 }
 
 // Validate implements cell.Validator.
 func (c Config) Validate() error {
-	p, err := netip.ParsePrefix(c.IPv4Range)
+	switch c.IPAM {
+	case "", ModeKubernetes, ModeStatic:
+	default:
+		return fmt.Errorf("--ipam=%q: unknown mode; use %s or %s", c.IPAM, ModeKubernetes, ModeStatic)
+	}
+	return validateRange("--ipv4-range", c.IPv4Range)
+}
+
+// validateRange checks a pod CIDR, naming where it came from in errors.
+func validateRange(what, cidr string) error {
+	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
-		return fmt.Errorf("--ipv4-range %q: %w", c.IPv4Range, err)
+		return fmt.Errorf("%s %q: %w", what, cidr, err)
 	}
 	if !p.Addr().Is4() {
-		return fmt.Errorf("--ipv4-range %q: not an IPv4 CIDR", c.IPv4Range)
+		return fmt.Errorf("%s %q: not an IPv4 CIDR", what, cidr)
 	}
 	if p.Bits() > 30 {
-		return fmt.Errorf("--ipv4-range %q: /%d leaves no room for pods; use /30 or larger", c.IPv4Range, p.Bits())
+		return fmt.Errorf("%s %q: /%d leaves no room for pods; use /30 or larger", what, cidr, p.Bits())
 	}
 	if p.Masked() != p {
-		return fmt.Errorf("--ipv4-range %q: host bits set; did you mean %s?", c.IPv4Range, p.Masked())
+		return fmt.Errorf("%s %q: host bits set; did you mean %s?", what, cidr, p.Masked())
 	}
 	return nil
 }
@@ -60,7 +76,17 @@ type IPAM interface {
 	Range() netip.Prefix
 }
 
-// Cell is the IPAM module.
+// Modes of the ipam flag.
+const (
+	// ModeKubernetes takes the pod CIDR from spec.podCIDR of this node's
+	// Node object, which kube-controller-manager allocates.
+	ModeKubernetes = "kubernetes"
+	// ModeStatic takes the pod CIDR from --ipv4-range.
+	ModeStatic = "static"
+)
+
+// Cell is the IPAM module. With the Kubernetes tables in the hive (the
+// agent's enable-k8s) its default mode is kubernetes, otherwise static.
 var Cell = cell.Module("ipam", "Pod IPv4 address allocation",
 	cell.Config(Config{IPv4Range: "10.244.0.0/24"}),
 	cell.ProvidePrivate(func() (statedb.RWTable[*Allocation], error) {
@@ -79,7 +105,13 @@ type params struct {
 	Table     statedb.RWTable[*Allocation]
 	Dir       statedir.Dir
 	Lifecycle cell.Lifecycle
+	Jobs      cell.Jobs
+	Health    cell.Health
 	Log       *slog.Logger
+
+	// Present only when the agent watches Kubernetes.
+	Nodes    statedb.Table[*corev1.Node] `optional:"true"`
+	NodeName k8s.NodeName                `optional:"true"`
 }
 
 type ipam struct {
@@ -87,35 +119,73 @@ type ipam struct {
 	table statedb.RWTable[*Allocation]
 	file  string
 	log   *slog.Logger
-	pool  netip.Prefix
+	mode  string
 
-	mu      sync.Mutex // serialises allocation with persistence
+	mu      sync.Mutex // serialises allocation with persistence; guards pool
+	pool    netip.Prefix
 	started bool
 	init    func(statedb.WriteTxn)
 }
 
 func newIPAM(p params) (IPAM, error) {
+	mode := p.Config.IPAM
+	if mode == "" {
+		mode = ModeStatic
+		if p.Nodes != nil {
+			mode = ModeKubernetes
+		}
+	}
+	if mode == ModeKubernetes && (p.Nodes == nil || p.NodeName == "") {
+		return nil, fmt.Errorf("--ipam=%s needs the Kubernetes node table: enable --enable-k8s or use --ipam=%s", ModeKubernetes, ModeStatic)
+	}
 	if err := p.DB.RegisterTable(p.Table); err != nil {
 		return nil, err
 	}
-	pool := netip.MustParsePrefix(p.Config.IPv4Range) // validated by Config
-	m := &ipam{db: p.DB, table: p.Table, file: p.Dir.Path("ipam.json"), log: p.Log, pool: pool}
+	m := &ipam{db: p.DB, table: p.Table, file: p.Dir.Path("ipam.json"), log: p.Log, mode: mode}
 	wtxn := p.DB.WriteTxn(p.Table)
 	m.init = p.Table.RegisterInitializer(wtxn, "ipam-restored")
 	wtxn.Commit()
-	p.Lifecycle.Append(cell.Hook{Name: "ipam-restore", OnStart: m.restore})
+	if mode == ModeStatic {
+		pool := netip.MustParsePrefix(p.Config.IPv4Range) // validated by Config
+		p.Lifecycle.Append(cell.Hook{Name: "ipam-restore", OnStart: func(ctx context.Context) error {
+			return m.restore(ctx, pool)
+		}})
+		return m, nil
+	}
+	k := &k8sPodCIDR{ipam: m, nodes: p.Nodes, node: string(p.NodeName), file: p.Dir.Path("ipam-pod-cidr")}
+	p.Lifecycle.Append(cell.Hook{Name: "ipam-restore", OnStart: k.start})
+	p.Jobs.Add(cell.OneShot("watch-pod-cidr", k.watch))
 	return m, nil
 }
 
-func (m *ipam) Router() netip.Addr  { return m.pool.Addr().Next() }
-func (m *ipam) Range() netip.Prefix { return m.pool }
-
-// restore loads the persisted allocations. Addresses outside the current range
-// (the range changed) are dropped with a warning: a pod holding one keeps
-// running, but a new pod cannot be given it.
-func (m *ipam) restore(context.Context) error {
+func (m *ipam) Router() netip.Addr {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return RouterOf(m.pool)
+}
+
+func (m *ipam) Range() netip.Prefix {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pool
+}
+
+// RouterOf is the router (gateway) address of a pod CIDR: its first usable
+// address. Other nodes compute it the same way to route to this node's pods.
+func RouterOf(cidr netip.Prefix) netip.Addr {
+	if !cidr.IsValid() {
+		return netip.Addr{}
+	}
+	return cidr.Masked().Addr().Next()
+}
+
+// restore loads the persisted allocations into pool. Addresses outside it
+// (the range changed) are dropped with a warning: a pod holding one keeps
+// running, but a new pod cannot be given it.
+func (m *ipam) restore(_ context.Context, pool netip.Prefix) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.pool = pool
 	var saved []*Allocation
 	b, err := os.ReadFile(m.file)
 	switch {
@@ -132,7 +202,7 @@ func (m *ipam) restore(context.Context) error {
 	n := 0
 	for _, a := range saved {
 		if !m.pool.Contains(a.IP) {
-			m.log.Warn("Dropping restored allocation outside --ipv4-range", "ip", a.IP, "owner", a.Owner, "range", m.pool)
+			m.log.Warn("Dropping restored allocation outside the pod CIDR", "ip", a.IP, "owner", a.Owner, "range", m.pool)
 			continue
 		}
 		if _, _, err := m.table.Insert(wtxn, a); err != nil {
@@ -143,7 +213,7 @@ func (m *ipam) restore(context.Context) error {
 	m.init(wtxn)
 	wtxn.Commit()
 	m.started = true
-	m.log.Info("IPAM ready", "range", m.pool, "router", m.Router(), "restored", n)
+	m.log.Info("IPAM ready", "mode", m.mode, "range", m.pool, "router", RouterOf(m.pool), "restored", n)
 	return nil
 }
 
@@ -202,7 +272,7 @@ func (m *ipam) lowestFree(txn statedb.ReadTxn) (netip.Addr, bool) {
 	// The broadcast address is the range's last; walk up from the address
 	// after the router, skipping the taken ones in one ordered pass.
 	bcast := m.broadcast()
-	next := m.Router().Next()
+	next := RouterOf(m.pool).Next()
 	for a := range m.table.LowerBound(txn, ByIP.Query(next)) {
 		if a.IP != next {
 			break
