@@ -146,6 +146,7 @@ func (r *Reconciler[T]) writeBackLoop() {
 			r.metrics.throughput.Set(float64(n) / d.Seconds())
 		}
 		r.setProcessed(rd.upTo)
+		r.metrics.lag.Set(float64(r.cfg.Table.Revision(r.cfg.DB.ReadTxn()) - r.processedRevision()))
 		// Keep the slices, but not references to the objects.
 		clear(rd.updates)
 		clear(rd.deletes)

@@ -189,7 +189,6 @@ func (r *Reconciler[T]) Run(ctx context.Context, health Health) error {
 			lastFailing = n
 			r.reportHealth(health, lastPruneErr)
 		}
-		r.metrics.lag.Set(float64(table.Revision(db.ReadTxn()) - r.processedRevision()))
 
 		// Sleep until there are changes, the table becomes initialised, a
 		// retry or the next prune is due.
