@@ -72,18 +72,30 @@ func printTables(w io.Writer, tables []statedb.TableInfo) {
 }
 
 func newDBShowCmd() *cobra.Command {
-	var output string
+	var output, key, indexName string
 	cmd := &cobra.Command{
 		Use:   "show <table>",
 		Short: "Show a table's objects",
 		Long: "Show a table's objects in primary key order, as columns (-o table) or as the\n" +
-			"JSON the agent stores (-o json). `hivenet db list` names the tables.",
+			"JSON the agent stores (-o json). `hivenet db list` names the tables and their\n" +
+			"indexes; --key (with --index for another index than the primary) shows only the\n" +
+			"objects with that key.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("invalid value %q for -o: want table or json", output)
 			}
-			path := "/v1/db/" + url.PathEscape(args[0]) + "?format=" + output
+			if indexName != "" && !cmd.Flags().Changed("key") {
+				return fmt.Errorf("--index %s needs --key", indexName)
+			}
+			q := url.Values{"format": {output}}
+			if cmd.Flags().Changed("key") {
+				q.Set("key", key)
+				if indexName != "" {
+					q.Set("index", indexName)
+				}
+			}
+			path := "/v1/db/" + url.PathEscape(args[0]) + "?" + q.Encode()
 			resp, err := agentGet(cmd.Context(), path)
 			if err != nil {
 				return err
@@ -94,5 +106,7 @@ func newDBShowCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "Output format: table or json")
+	cmd.Flags().StringVar(&key, "key", "", "Show only the objects with this key")
+	cmd.Flags().StringVar(&indexName, "index", "", "Index --key is looked up in (default: the primary index)")
 	return cmd
 }

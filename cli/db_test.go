@@ -83,6 +83,15 @@ func TestDBListAndShow(t *testing.T) {
 		t.Fatalf("db show -o json: %v\n%s", err, out)
 	}
 
+	out, err = runCLI(t, "-s", sock, "db", "show", "routes", "--key", "10.0.2.0/24")
+	if err != nil || out != "Prefix        Via\n10.0.2.0/24   192.168.0.3\n" {
+		t.Fatalf("db show --key: %v\n%q", err, out)
+	}
+	_, err = runCLI(t, "-s", sock, "db", "show", "routes", "--index", "via", "--key", "x")
+	if err == nil || !strings.Contains(err.Error(), `has no index "via"`) {
+		t.Fatalf("db show --index via: err = %v", err)
+	}
+
 	_, err = runCLI(t, "-s", sock, "db", "show", "nope")
 	if err == nil || !strings.Contains(err.Error(), `no table "nope"; tables are: routes`) {
 		t.Fatalf("db show nope: err = %v", err)

@@ -3,6 +3,7 @@ package statedb
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"net/http"
 	"slices"
 	"strings"
@@ -33,6 +34,8 @@ type TableInfo struct {
 //
 //	GET /v1/db                               the tables as []TableInfo (JSON)
 //	GET /v1/db/{table}?format=json|table     a table's objects, in primary key order
+//	    &key=K[&index=I]                     only the objects whose key in index I
+//	                                         (default: the primary index) is K
 //
 // format=json (the default) is a JSON array of the objects as stored;
 // format=table is text columns from [TableWritable], or one JSON object
@@ -91,12 +94,21 @@ func (h *httpHandler) show(w http.ResponseWriter, r *http.Request, txn ReadTxn, 
 			fmt.Sprintf("no table %q; tables are: %s", name, strings.Join(names, ", ")))
 		return
 	}
-	switch format := r.URL.Query().Get("format"); format {
+	objs := t.base().anyObjects(txn)
+	q := r.URL.Query()
+	if q.Has("key") || q.Has("index") {
+		var err error
+		if objs, err = t.base().anyQuery(txn, q.Get("index"), q.Get("key")); err != nil {
+			writeHTTPError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	switch format := q.Get("format"); format {
 	case "", "json":
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte("[\n"))
 		first := true
-		for obj := range t.base().anyObjects(txn) {
+		for obj := range objs {
 			b, err := json.MarshalIndent(obj, "  ", "  ")
 			if err != nil {
 				b, _ = json.Marshal(fmt.Sprintf("unencodable %T: %v", obj, err))
@@ -111,17 +123,17 @@ func (h *httpHandler) show(w http.ResponseWriter, r *http.Request, txn ReadTxn, 
 		w.Write([]byte("\n]\n"))
 	case "table":
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		writeTable(w, t.base(), txn)
+		writeTable(w, t.base(), objs)
 	default:
 		writeHTTPError(w, http.StatusBadRequest, fmt.Sprintf("unknown format %q; use json or table", format))
 	}
 }
 
-func writeTable(w http.ResponseWriter, b *tableBase, txn ReadTxn) {
+func writeTable(w http.ResponseWriter, b *tableBase, objs iter.Seq2[any, Revision]) {
 	tw := tabwriter.NewWriter(w, 2, 8, 3, ' ', 0)
 	defer tw.Flush()
 	header := b.header
-	for obj := range b.anyObjects(txn) {
+	for obj := range objs {
 		tr, ok := obj.(TableWritable)
 		if !ok {
 			j, _ := json.Marshal(obj)

@@ -63,6 +63,22 @@ func TestHTTPHandler(t *testing.T) {
 		t.Fatalf("json format: %d %v %s", code, err, body)
 	}
 
+	// Queries by key, in the primary and in a non-unique index.
+	if _, body = get(t, h, "/v1/db/test?format=table&key=2"); body != "ID   Name   Tags\n2    two    \n" {
+		t.Fatalf("key=2: %q", body)
+	}
+	if _, body = get(t, h, "/v1/db/test?format=table&index=tags&key=b"); body != "ID   Name   Tags\n1    one    a,b\n" {
+		t.Fatalf("tags=b: %q", body)
+	}
+	code, body = get(t, h, "/v1/db/test?index=nope&key=x")
+	if code != http.StatusBadRequest || !strings.Contains(body, `its indexes are: id, tags`) {
+		t.Fatalf("bad index: %d %s", code, body)
+	}
+	code, body = get(t, h, "/v1/db/test?key=notanumber")
+	if code != http.StatusBadRequest || !strings.Contains(body, `index \"id\": bad key \"notanumber\"`) {
+		t.Fatalf("bad key: %d %s", code, body)
+	}
+
 	// Objects that are not TableWritable render as JSON lines.
 	if _, body = get(t, h, "/v1/db/plain?format=table"); body != "\"hello\"\n" {
 		t.Fatalf("plain table = %q", body)

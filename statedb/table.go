@@ -5,6 +5,7 @@ import (
 	"iter"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -95,6 +96,41 @@ func (b *tableBase) anyObjects(txn ReadTxn) iter.Seq2[any, Revision] {
 			}
 		}
 	}
+}
+
+// anyQuery returns the objects whose key in the named index (the primary
+// index if empty) equals the key parsed from text, for the HTTP handler.
+func (b *tableBase) anyQuery(txn ReadTxn, indexName, key string) (iter.Seq2[any, Revision], error) {
+	pos := primaryIndexPos
+	if indexName != "" {
+		pos = slices.Index(b.indexNames, indexName)
+		if pos < primaryIndexPos {
+			return nil, fmt.Errorf("table %q has no index %q; its indexes are: %s",
+				b.name, indexName, strings.Join(b.indexNames[primaryIndexPos:], ", "))
+		}
+	}
+	k, err := b.fromString(pos, key)
+	if err != nil {
+		return nil, err
+	}
+	root := txn.entry(b).iterRoot(pos)
+	unique := b.unique[pos]
+	return func(yield func(any, Revision) bool) {
+		if unique {
+			if v, ok := root.Get(k); ok {
+				o := v.(*object)
+				yield(o.data, o.revision)
+			}
+			return
+		}
+		root.WalkPrefix(k, func(ek []byte, v any) bool {
+			if secondaryLen(ek) != len(k) {
+				return false
+			}
+			o := v.(*object)
+			return !yield(o.data, o.revision)
+		})
+	}, nil
 }
 
 func (b *tableBase) newEntry() *tableEntry {
