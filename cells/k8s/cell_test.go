@@ -106,9 +106,7 @@ func TestAgentTables(t *testing.T) {
 			t.Fatalf("table %s not initialised; pending %v", m.Name(), m.PendingInitializers(db.ReadTxn()))
 		}
 	}
-	if n := tbl.Namespaces.NumObjects(db.ReadTxn()); n < 4 {
-		t.Errorf("namespaces table has %d rows at init, want the 4 system namespaces", n)
-	}
+	waitRow(t, ctx, db, tbl.Namespaces, k8s.NameIndex[*corev1.Namespace]().Query(k8s.Key{Name: "kube-system"}))
 
 	// Objects created through the API, one or more per table.
 	kubectlApply(t, cp, "../../test/box/testdata/cilium-valid.yaml")

@@ -51,6 +51,23 @@ func TestReflectorAgainstAPIServer(t *testing.T) {
 		}
 	}
 
+	// client-go's first list asks for resourceVersion 0, which the API
+	// server answers from its watch cache, possibly a moment behind the
+	// writes above. Wait until that cache has them, so the listing the
+	// reflector gets is known to hold all three.
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer waitCancel()
+	for {
+		l, err := cs.CoreV1().ConfigMaps(ns).List(waitCtx, metav1.ListOptions{ResourceVersion: "0"})
+		if err != nil {
+			t.Fatalf("list from the watch cache: %v", err)
+		}
+		if len(l.Items) >= 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
 	db := statedb.New()
 	tbl, err := statedb.NewTable("test-configmaps", k8s.NameIndex[*corev1.ConfigMap]())
 	if err != nil {
