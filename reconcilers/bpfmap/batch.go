@@ -19,13 +19,13 @@ func (m *Map[K, V]) UpdateBatch(keys []K, values []V, failed func(i int, err err
 		panic(fmt.Sprintf("bpfmap %s: UpdateBatch with %d keys and %d values", m.spec.Name, len(keys), len(values)))
 	}
 	for i := 0; i < len(keys); {
-		if !m.noBatch.Load() {
+		if !m.noBatchUpdate.Load() {
 			n, err := m.m.BatchUpdate(keys[i:], values[i:], nil)
 			if err == nil {
 				return
 			}
 			if errors.Is(err, ebpf.ErrNotSupported) {
-				m.noBatch.Store(true)
+				m.noBatchUpdate.Store(true)
 				continue
 			}
 			i += n
@@ -50,13 +50,13 @@ func (m *Map[K, V]) DeleteBatch(keys []K, failed func(i int, err error)) {
 		return
 	}
 	for i := 0; i < len(keys); {
-		if !m.noBatch.Load() {
+		if !m.noBatchDelete.Load() {
 			n, err := m.m.BatchDelete(keys[i:], nil)
 			if err == nil {
 				return
 			}
 			if errors.Is(err, ebpf.ErrNotSupported) {
-				m.noBatch.Store(true)
+				m.noBatchDelete.Store(true)
 				continue
 			}
 			// Typically ErrKeyNotExist for keys[i+n]: the kernel gives up on

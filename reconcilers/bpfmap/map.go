@@ -22,9 +22,10 @@ type Map[K comparable, V any] struct {
 	valueSize uint32
 
 	m *ebpf.Map
-	// noBatch is set once the kernel refused a batch syscall for this map
-	// type; from then on only per-key calls are made.
-	noBatch atomic.Bool
+	// Set once the kernel refused that batch syscall for this map type;
+	// from then on only per-key calls are made. Kept apart because kernels
+	// added batch support per operation and map type.
+	noBatchUpdate, noBatchDelete, noBatchLookup atomic.Bool
 	adopted bool
 }
 

@@ -20,7 +20,7 @@ const walkChunk = 4096
 //
 // Array maps yield every index, including zero-valued ones.
 func (m *Map[K, V]) Walk(fn func(keys []K, values []V) error) error {
-	if m.noBatch.Load() {
+	if m.noBatchLookup.Load() {
 		return m.walkIterate(fn)
 	}
 	size := walkChunk
@@ -32,7 +32,7 @@ func (m *Map[K, V]) Walk(fn func(keys []K, values []V) error) error {
 		switch {
 		case err == nil || done:
 		case errors.Is(err, ebpf.ErrNotSupported) && n == 0:
-			m.noBatch.Store(true)
+			m.noBatchLookup.Store(true)
 			return m.walkIterate(fn)
 		case errors.Is(err, unix.ENOSPC) && n == 0:
 			size *= 2
