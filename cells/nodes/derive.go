@@ -5,8 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
 	"github.com/hivenet/hivenet/cells/ipam"
+	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
 )
 
 // Derive merges the Node and the CiliumNode of one node (either may be nil,
