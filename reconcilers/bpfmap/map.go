@@ -26,7 +26,7 @@ type Map[K comparable, V any] struct {
 	// from then on only per-key calls are made. Kept apart because kernels
 	// added batch support per operation and map type.
 	noBatchUpdate, noBatchDelete, noBatchLookup atomic.Bool
-	adopted bool
+	adopted                                     bool
 }
 
 // New validates spec against K and V and returns an unopened Map. It fails
