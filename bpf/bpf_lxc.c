@@ -19,10 +19,11 @@
  * The stages of each direction, in order; the later issues add theirs at
  * the places marked "stage:":
  *
- *   from-container: parse -> source check -> [service translation] ->
+ *   from-container: parse -> source check -> service translation ->
  *                   conntrack (egress) -> [egress policy] -> flow event ->
  *                   local delivery or the kernel
- *   ipv4_to_endpoint: conntrack (ingress) -> [ingress policy] -> flow event
+ *   ipv4_to_endpoint: conntrack (ingress) -> reverse NAT of service
+ *                     replies -> [ingress policy] -> flow event
  */
 #include "lib/common.h"
 #include "lib/config.h"
@@ -31,6 +32,7 @@
 #include "lib/endpoints.h"
 #include "lib/flow.h"
 #include "lib/l3.h"
+#include "lib/lb.h"
 #include "lib/parse.h"
 
 char __license[] SEC("license") = "Dual BSD/GPL";
@@ -59,7 +61,8 @@ static __always_inline void identify_destination(struct pkt *p,
  * returns CTX_OK when the packet may be delivered, or a negative drop
  * reason.
  */
-static __always_inline int ipv4_to_endpoint(struct pkt *p, __u32 ifindex)
+static __always_inline int ipv4_to_endpoint(struct __sk_buff *ctx,
+					    struct pkt *p, __u32 ifindex)
 {
 	struct ct_result ct = {};
 	__u8 reason;
@@ -67,6 +70,10 @@ static __always_inline int ipv4_to_endpoint(struct pkt *p, __u32 ifindex)
 
 	ret = ct_lookup4(p, CT_INGRESS, ifindex, p->src_identity, &ct);
 	if (ret < 0)
+		return ret;
+
+	/* Replies of service connections reach the client translated back. */
+	if (ct.status == CT_REPLY && (ret = lb4_rev_nat(ctx, p, ct.rev_nat_index)) < 0)
 		return ret;
 
 	/* stage: ingress policy of the destination endpoint (issue 8), by
@@ -84,7 +91,7 @@ static __always_inline int local_delivery(struct __sk_buff *ctx, struct pkt *p,
 {
 	int ret;
 
-	ret = ipv4_to_endpoint(p, ep->ifindex);
+	ret = ipv4_to_endpoint(ctx, p, ep->ifindex);
 	if (ret < 0)
 		return drop(p, ep->ifindex, OBS_TO_ENDPOINT, DIR_INGRESS, ret);
 
@@ -120,11 +127,17 @@ int cil_from_container(struct __sk_buff *ctx)
 	p.src_ep_id = src->lxc_id;
 	p.src_identity = src->sec_id;
 
-	/* stage: service translation (issue 7): may rewrite p.daddr and
-	 * p.dport to a backend and set p.rev_nat_index, before conntrack so
-	 * the entry holds the backend. */
+	/* Service translation: may rewrite p.daddr and p.dport to a backend
+	 * and set p.rev_nat_index, before conntrack so the entry holds the
+	 * backend. A frontend without backends is rejected (lib/lb.h). */
+	ret = lb4_from_container(ctx, &p);
+	if (ret == -DROP_NO_SERVICE)
+		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret), lb4_reject(ctx, &p, ifindex);
+	if (ret < 0)
+		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret);
 
-	dst = lookup_endpoint4(p.daddr);
+	/* A hairpin reply goes back to its sender (lib/lb.h). */
+	dst = lb4_is_hairpin_reply(&p) ? src : lookup_endpoint4(p.daddr);
 	identify_destination(&p, dst);
 
 	/* Fragments carry no ports to track; the kernel reassembles or
@@ -185,7 +198,7 @@ int cil_to_container(struct __sk_buff *ctx)
 		return TC_ACT_OK;
 	}
 
-	ret = ipv4_to_endpoint(&p, ifindex);
+	ret = ipv4_to_endpoint(ctx, &p, ifindex);
 	if (ret < 0)
 		return drop(&p, ifindex, OBS_TO_ENDPOINT, DIR_INGRESS, ret);
 	return TC_ACT_OK;

@@ -40,6 +40,15 @@ type Config struct {
 	// EventsRingBufferSize is the size in bytes of the flow event ring
 	// buffer: a power of two, at least one page.
 	EventsRingBufferSize int `flag:"bpf-events-ringbuf-size" help:"size in bytes of the flow event ring buffer (power of two)"`
+
+	// LBMapMax sizes the load-balancer maps (services, backends, reverse
+	// NAT, Maglev, affinity). Changing it replaces them at the next start.
+	LBMapMax int `flag:"bpf-lb-map-max" help:"maximum number of entries in the load-balancer maps"`
+
+	// LBAlgorithm is how a new connection to a service picks its backend:
+	// "random", or "maglev" (consistent hashing of the connection's tuple,
+	// so every node picks the same backend for it).
+	LBAlgorithm string `flag:"bpf-lb-algorithm" help:"backend selection for services: random or maglev"`
 }
 
 // Limits of the conntrack map sizes, Cilium's LimitTableMin and
@@ -59,6 +68,8 @@ var DefaultConfig = Config{
 	MonitorAggregationInterval: 5 * time.Second,
 	EventsSampleRate:           0,
 	EventsRingBufferSize:       1 << 20,
+	LBMapMax:                   65536,
+	LBAlgorithm:                LBAlgorithmRandom,
 }
 
 // AggregationLevel is a parsed Config.MonitorAggregation.
@@ -119,6 +130,12 @@ func (c Config) Validate() error {
 	}
 	if c.MonitorAggregationInterval < 0 {
 		return fmt.Errorf("monitor-aggregation-interval=%s: must not be negative", c.MonitorAggregationInterval)
+	}
+	if c.LBMapMax < CTMapMin || c.LBMapMax > CTMapMax {
+		return fmt.Errorf("bpf-lb-map-max=%d: must be between %d and %d", c.LBMapMax, CTMapMin, CTMapMax)
+	}
+	if c.LBAlgorithm != LBAlgorithmRandom && c.LBAlgorithm != LBAlgorithmMaglev {
+		return fmt.Errorf("bpf-lb-algorithm=%q: must be %q or %q", c.LBAlgorithm, LBAlgorithmRandom, LBAlgorithmMaglev)
 	}
 	if n := c.EventsRingBufferSize; n < 4096 || n&(n-1) != 0 || n > 1<<30 {
 		return fmt.Errorf("bpf-events-ringbuf-size=%d: must be a power of two between 4096 and 1073741824", n)

@@ -90,6 +90,7 @@ const (
 	DropCTInvalidHeader   DropReason = 135
 	DropWriteError        DropReason = 141
 	DropCTCreateFailed    DropReason = 155
+	DropNoService         DropReason = 158
 	DropPolicyDenyByRules DropReason = 181
 )
 
@@ -100,6 +101,7 @@ var dropReasonText = map[DropReason]string{
 	DropCTInvalidHeader:   "CT: Truncated or invalid header",
 	DropWriteError:        "Error writing to packet",
 	DropCTCreateFailed:    "CT: Can't create entry from packet",
+	DropNoService:         "Service backend not found",
 	DropPolicyDenyByRules: "Policy denied by denylist",
 }
 

@@ -85,11 +85,19 @@ func Load(cfg Config, log *slog.Logger) (*Datapath, error) {
 	spec.Maps[MapCT4Global].MaxEntries = uint32(cfg.CTGlobalTCPMax)
 	spec.Maps[MapCTAny4Global].MaxEntries = uint32(cfg.CTGlobalAnyMax)
 	spec.Maps[MapFlows].MaxEntries = uint32(cfg.EventsRingBufferSize)
+	for _, name := range []string{MapLB4Services, MapLB4Backends, MapLB4ReverseNAT, MapLB4Maglev, MapLB4Affinity} {
+		spec.Maps[name].MaxEntries = uint32(cfg.LBMapMax)
+	}
+	lbAlg := uint8(0)
+	if cfg.LBAlgorithm == LBAlgorithmMaglev {
+		lbAlg = 1
+	}
 	for name, v := range map[string]any{
 		lxcVarCfgMonitorAggregation: uint8(agg),
 		lxcVarCfgMonitorIntervalSec: uint32(cfg.MonitorAggregationInterval.Seconds()),
 		lxcVarCfgEventsSampleRate:   cfg.EventsSampleRate,
 		lxcVarCfgFlowWakeupBytes:    uint32(min(flowWakeupBytes, cfg.EventsRingBufferSize/4)),
+		lxcVarCfgLbAlgorithm:        lbAlg,
 	} {
 		if err := spec.Variables[name].Set(v); err != nil {
 			return nil, fmt.Errorf("set %s: %w", name, err)

@@ -91,12 +91,77 @@ type lxcIpv4CtTuple struct {
 	Flags   uint8
 }
 
+type lxcLb4AffinityKey struct {
+	_           structs.HostLayout
+	ClientIp    uint32
+	ClientPad   uint32
+	RevNatId    uint16
+	NetnsCookie uint8
+	Pad1        uint8
+	Pad2        uint32
+}
+
+type lxcLb4Backend struct {
+	_         structs.HostLayout
+	Address   uint32
+	Port      uint16
+	Proto     uint8
+	Flags     uint8
+	ClusterId uint16
+	Zone      uint8
+	Pad       uint8
+}
+
+type lxcLb4Key struct {
+	_           structs.HostLayout
+	Address     uint32
+	Dport       uint16
+	BackendSlot uint16
+	Proto       uint8
+	Scope       uint8
+	Pad         [2]uint8
+}
+
+type lxcLb4Maglev struct {
+	_          structs.HostLayout
+	BackendIds [1021]uint32
+}
+
+type lxcLb4ReverseNat struct {
+	_       structs.HostLayout
+	Address uint32
+	Port    uint16
+	Pad     uint16
+}
+
+type lxcLb4Service struct {
+	_           structs.HostLayout
+	BackendId   uint32
+	Count       uint16
+	RevNatIndex uint16
+	Flags       uint8
+	Flags2      uint8
+	Qcount      uint16
+}
+
+type lxcLbAffinityVal struct {
+	_         structs.HostLayout
+	LastUsed  uint64
+	BackendId uint32
+	Pad       uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lxcMapCiliumCt4Global       = "cilium_ct4_global"
 	lxcMapCiliumCtAny4Global    = "cilium_ct_any4_global"
+	lxcMapCiliumLb4Affinity     = "cilium_lb4_affinity"
+	lxcMapCiliumLb4BackendsV3   = "cilium_lb4_backends_v3"
+	lxcMapCiliumLb4Maglev       = "cilium_lb4_maglev"
+	lxcMapCiliumLb4ReverseNat   = "cilium_lb4_reverse_nat"
+	lxcMapCiliumLb4ServicesV2   = "cilium_lb4_services_v2"
 	lxcMapCiliumLxc             = "cilium_lxc"
 	lxcMapHivenetFlows          = "hivenet_flows"
 	lxcMapHivenetFlowsLost      = "hivenet_flows_lost"
@@ -104,6 +169,7 @@ const (
 	lxcProgCilToContainer       = "cil_to_container"
 	lxcVarCfgEventsSampleRate   = "cfg_events_sample_rate"
 	lxcVarCfgFlowWakeupBytes    = "cfg_flow_wakeup_bytes"
+	lxcVarCfgLbAlgorithm        = "cfg_lb_algorithm"
 	lxcVarCfgMonitorAggregation = "cfg_monitor_aggregation"
 	lxcVarCfgMonitorIntervalSec = "cfg_monitor_interval_sec"
 	lxcVarFlowEventBtfAnchor    = "flow_event_btf_anchor"
@@ -159,11 +225,16 @@ type lxcProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lxcMapSpecs struct {
-	CiliumCt4Global    *ebpf.MapSpec `ebpf:"cilium_ct4_global"`
-	CiliumCtAny4Global *ebpf.MapSpec `ebpf:"cilium_ct_any4_global"`
-	CiliumLxc          *ebpf.MapSpec `ebpf:"cilium_lxc"`
-	HivenetFlows       *ebpf.MapSpec `ebpf:"hivenet_flows"`
-	HivenetFlowsLost   *ebpf.MapSpec `ebpf:"hivenet_flows_lost"`
+	CiliumCt4Global     *ebpf.MapSpec `ebpf:"cilium_ct4_global"`
+	CiliumCtAny4Global  *ebpf.MapSpec `ebpf:"cilium_ct_any4_global"`
+	CiliumLb4Affinity   *ebpf.MapSpec `ebpf:"cilium_lb4_affinity"`
+	CiliumLb4BackendsV3 *ebpf.MapSpec `ebpf:"cilium_lb4_backends_v3"`
+	CiliumLb4Maglev     *ebpf.MapSpec `ebpf:"cilium_lb4_maglev"`
+	CiliumLb4ReverseNat *ebpf.MapSpec `ebpf:"cilium_lb4_reverse_nat"`
+	CiliumLb4ServicesV2 *ebpf.MapSpec `ebpf:"cilium_lb4_services_v2"`
+	CiliumLxc           *ebpf.MapSpec `ebpf:"cilium_lxc"`
+	HivenetFlows        *ebpf.MapSpec `ebpf:"hivenet_flows"`
+	HivenetFlowsLost    *ebpf.MapSpec `ebpf:"hivenet_flows_lost"`
 }
 
 // lxcVariableSpecs contains global variables before they are loaded into the kernel.
@@ -172,6 +243,7 @@ type lxcMapSpecs struct {
 type lxcVariableSpecs struct {
 	CfgEventsSampleRate   *ebpf.VariableSpec `ebpf:"cfg_events_sample_rate"`
 	CfgFlowWakeupBytes    *ebpf.VariableSpec `ebpf:"cfg_flow_wakeup_bytes"`
+	CfgLbAlgorithm        *ebpf.VariableSpec `ebpf:"cfg_lb_algorithm"`
 	CfgMonitorAggregation *ebpf.VariableSpec `ebpf:"cfg_monitor_aggregation"`
 	CfgMonitorIntervalSec *ebpf.VariableSpec `ebpf:"cfg_monitor_interval_sec"`
 	FlowEventBtfAnchor    *ebpf.VariableSpec `ebpf:"flow_event_btf_anchor"`
@@ -197,17 +269,27 @@ func (o *lxcObjects) Close() error {
 //
 // It can be passed to loadLxcObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lxcMaps struct {
-	CiliumCt4Global    *ebpf.Map `ebpf:"cilium_ct4_global"`
-	CiliumCtAny4Global *ebpf.Map `ebpf:"cilium_ct_any4_global"`
-	CiliumLxc          *ebpf.Map `ebpf:"cilium_lxc"`
-	HivenetFlows       *ebpf.Map `ebpf:"hivenet_flows"`
-	HivenetFlowsLost   *ebpf.Map `ebpf:"hivenet_flows_lost"`
+	CiliumCt4Global     *ebpf.Map `ebpf:"cilium_ct4_global"`
+	CiliumCtAny4Global  *ebpf.Map `ebpf:"cilium_ct_any4_global"`
+	CiliumLb4Affinity   *ebpf.Map `ebpf:"cilium_lb4_affinity"`
+	CiliumLb4BackendsV3 *ebpf.Map `ebpf:"cilium_lb4_backends_v3"`
+	CiliumLb4Maglev     *ebpf.Map `ebpf:"cilium_lb4_maglev"`
+	CiliumLb4ReverseNat *ebpf.Map `ebpf:"cilium_lb4_reverse_nat"`
+	CiliumLb4ServicesV2 *ebpf.Map `ebpf:"cilium_lb4_services_v2"`
+	CiliumLxc           *ebpf.Map `ebpf:"cilium_lxc"`
+	HivenetFlows        *ebpf.Map `ebpf:"hivenet_flows"`
+	HivenetFlowsLost    *ebpf.Map `ebpf:"hivenet_flows_lost"`
 }
 
 func (m *lxcMaps) Close() error {
 	return _LxcClose(
 		m.CiliumCt4Global,
 		m.CiliumCtAny4Global,
+		m.CiliumLb4Affinity,
+		m.CiliumLb4BackendsV3,
+		m.CiliumLb4Maglev,
+		m.CiliumLb4ReverseNat,
+		m.CiliumLb4ServicesV2,
 		m.CiliumLxc,
 		m.HivenetFlows,
 		m.HivenetFlowsLost,
@@ -220,6 +302,7 @@ func (m *lxcMaps) Close() error {
 type lxcVariables struct {
 	CfgEventsSampleRate   *ebpf.Variable `ebpf:"cfg_events_sample_rate"`
 	CfgFlowWakeupBytes    *ebpf.Variable `ebpf:"cfg_flow_wakeup_bytes"`
+	CfgLbAlgorithm        *ebpf.Variable `ebpf:"cfg_lb_algorithm"`
 	CfgMonitorAggregation *ebpf.Variable `ebpf:"cfg_monitor_aggregation"`
 	CfgMonitorIntervalSec *ebpf.Variable `ebpf:"cfg_monitor_interval_sec"`
 	FlowEventBtfAnchor    *ebpf.Variable `ebpf:"flow_event_btf_anchor"`

@@ -14,6 +14,7 @@
 #define DROP_CT_INVALID_HDR 135     /* truncated or invalid L4 header */
 #define DROP_WRITE_ERROR 141        /* a packet rewrite failed */
 #define DROP_CT_CREATE_FAILED 155   /* conntrack entry could not be created */
+#define DROP_NO_SERVICE 158         /* service without backends (rejected) */
 #define DROP_POLICY_DENY 181        /* denied by a deny rule (issue 8) */
 
 #endif /* HIVENET_DROP_H */
