@@ -7,6 +7,7 @@ import (
 	"iter"
 	"net"
 	"net/netip"
+	"sync"
 
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -80,6 +81,14 @@ type RouteOps[T any] struct {
 	h       *vnl.Handle
 	table   int
 	routeOf func(T) Route
+
+	// ours caches which destinations in the table hold a hivenet route,
+	// filled by one dump on first use and refreshed by every prune, so an
+	// update does not dump the table to check ownership: O(1) netlink
+	// requests per route instead of O(table size), also after a restart.
+	mu     sync.Mutex
+	ours   map[routeKey]struct{}
+	loaded bool
 }
 
 var _ reconcilers.Operations[Route] = (*RouteOps[Route])(nil)
@@ -160,11 +169,35 @@ func keyOf(kr *vnl.Route) routeKey {
 // Update installs the object's route, replacing hivenet's previous route to
 // the same destination and priority. It fails with [ErrForeignRoute] if that
 // slot belongs to a route another protocol installed.
+//
+// A slot hivenet holds is replaced; any other is created exclusively, so a
+// foreign route that appeared since the last look is never overwritten, and
+// only then is the table listed to say whose it is.
 func (o *RouteOps[T]) Update(_ context.Context, obj T) error {
 	r := o.routeOf(obj)
 	kr, err := o.kernelRoute(r)
 	if err != nil {
 		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if err := o.load(); err != nil {
+		return fmt.Errorf("route %s: %w", r, err)
+	}
+	key := r.key()
+	if _, ok := o.ours[key]; ok {
+		if err := o.h.RouteReplace(kr); err != nil {
+			return fmt.Errorf("route %s in table %d: replace: %w", r, o.table, err)
+		}
+		return nil
+	}
+	err = o.h.RouteAdd(kr)
+	if err == nil {
+		o.ours[key] = struct{}{}
+		return nil
+	}
+	if !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("route %s in table %d: add: %w", r, o.table, err)
 	}
 	existing, err := retryDump(func() ([]vnl.Route, error) {
 		return o.h.RouteListFiltered(kr.Family, &vnl.Route{Table: o.table, Dst: kr.Dst},
@@ -173,9 +206,8 @@ func (o *RouteOps[T]) Update(_ context.Context, obj T) error {
 	if err != nil {
 		return fmt.Errorf("route %s: list table %d: %w", r, o.table, err)
 	}
-	want := r.key()
 	for i := range existing {
-		if keyOf(&existing[i]) == want && existing[i].Protocol != RouteProtocol {
+		if keyOf(&existing[i]) == key && existing[i].Protocol != RouteProtocol {
 			return fmt.Errorf("route %s in table %d: installed with protocol %s: %w",
 				r, o.table, existing[i].Protocol, ErrForeignRoute)
 		}
@@ -183,6 +215,26 @@ func (o *RouteOps[T]) Update(_ context.Context, obj T) error {
 	if err := o.h.RouteReplace(kr); err != nil {
 		return fmt.Errorf("route %s in table %d: replace: %w", r, o.table, err)
 	}
+	o.ours[key] = struct{}{}
+	return nil
+}
+
+// load fills the cache of hivenet's routes on first use.
+func (o *RouteOps[T]) load() error {
+	if o.loaded {
+		return nil
+	}
+	routes, err := o.listTable()
+	if err != nil {
+		return fmt.Errorf("list table %d: %w", o.table, err)
+	}
+	o.ours = map[routeKey]struct{}{}
+	for i := range routes {
+		if routes[i].Protocol == RouteProtocol {
+			o.ours[keyOf(&routes[i])] = struct{}{}
+		}
+	}
+	o.loaded = true
 	return nil
 }
 
@@ -200,9 +252,12 @@ func (o *RouteOps[T]) Delete(_ context.Context, obj T) error {
 		Priority: r.Priority,
 		Family:   family(r.Dst),
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	if err := o.h.RouteDel(kr); err != nil && !isNotFound(err) {
 		return fmt.Errorf("route %s in table %d: delete: %w", r, o.table, err)
 	}
+	delete(o.ours, r.key())
 	return nil
 }
 
@@ -216,23 +271,30 @@ func (o *RouteOps[T]) Prune(_ context.Context, objects iter.Seq[T]) error {
 			wanted[r.key()] = struct{}{}
 		}
 	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	routes, err := o.listTable()
 	if err != nil {
 		return fmt.Errorf("prune routes: list table %d: %w", o.table, err)
 	}
 	var errs []error
+	ours := map[routeKey]struct{}{}
 	for i := range routes {
 		kr := &routes[i]
 		if kr.Protocol != RouteProtocol {
 			continue
 		}
-		if _, ok := wanted[keyOf(kr)]; ok {
+		key := keyOf(kr)
+		if _, ok := wanted[key]; ok {
+			ours[key] = struct{}{}
 			continue
 		}
 		if err := o.h.RouteDel(kr); err != nil && !isNotFound(err) {
+			ours[key] = struct{}{}
 			errs = append(errs, fmt.Errorf("delete stale route %s: %w", kr, err))
 		}
 	}
+	o.ours, o.loaded = ours, true
 	return errors.Join(errs...)
 }
 

@@ -62,6 +62,15 @@ func TestRouteOps(t *testing.T) {
 		t.Fatalf("update over a foreign route: %v, want ErrForeignRoute", err)
 	}
 
+	// A foreign route appearing after the first look is not overwritten
+	// either.
+	ipn("route add 10.3.0.0/16 via 10.99.0.2 table 100 proto static")
+	late := Route{Dst: netip.MustParsePrefix("10.3.0.0/16"), Gw: netip.MustParseAddr("10.99.0.3")}
+	if err := ops.Update(ctx, late); !errors.Is(err, ErrForeignRoute) {
+		t.Fatalf("update over a foreign route added later: %v, want ErrForeignRoute", err)
+	}
+	ipn("route del 10.3.0.0/16 table 100 proto static")
+
 	if err := ops.Prune(ctx, slices.Values(want)); err != nil {
 		t.Fatal(err)
 	}
