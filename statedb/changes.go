@@ -28,8 +28,8 @@ func (d *deleteTracker) close() {
 	delete(b.trackers, d)
 	b.numTrackers.Add(-1)
 	b.trackersMu.Unlock()
-	if b.db != nil {
-		b.db.kickGC()
+	if db := b.db.Load(); db != nil {
+		db.kickGC()
 	}
 }
 
@@ -121,7 +121,7 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 		it.deleteRevision = upTo
 		it.tracker.seen.Store(upTo)
 		if e.numDeleted > 0 {
-			it.table.db.kickGC()
+			it.table.db.Load().kickGC()
 		}
 	}
 	return seq, closedChan

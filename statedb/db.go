@@ -72,12 +72,12 @@ func (db *DB) RegisterTable(tables ...TableMeta) error {
 				return fmt.Errorf("table %q: %w", b.name, ErrDuplicateTable)
 			}
 		}
-		if b.db != nil {
+		if b.db.Load() != nil {
 			return fmt.Errorf("table %q is registered with another DB: %w", b.name, ErrDuplicateTable)
 		}
-		b.pos = len(entries)
-		b.db = db
 		b.txnDuration = db.metrics.txnDuration.WithLabelValues(b.name)
+		b.pos.Store(int32(len(entries)))
+		b.db.Store(db)
 		entries = append(entries, b.newEntry())
 	}
 	db.root.Store(&readTxn{entries: entries})
@@ -101,14 +101,14 @@ func (db *DB) WriteTxn(tables ...TableMeta) WriteTxn {
 	}
 	for i, t := range tables {
 		b := t.base()
-		if b.db != db {
+		if b.db.Load() != db {
 			panic(fmt.Sprintf("statedb: WriteTxn: table %q: %s", b.name, ErrTableNotRegistered))
 		}
 		txn.states[i].base = b
 	}
 	// Insertion sort: the table count is small and sort.Slice allocates.
 	for i := 1; i < len(txn.states); i++ {
-		for j := i; j > 0 && txn.states[j].base.pos < txn.states[j-1].base.pos; j-- {
+		for j := i; j > 0 && txn.states[j].base.position() < txn.states[j-1].base.position(); j-- {
 			txn.states[j], txn.states[j-1] = txn.states[j-1], txn.states[j]
 		}
 	}
@@ -122,7 +122,7 @@ func (db *DB) WriteTxn(tables ...TableMeta) WriteTxn {
 	// would otherwise be lost.
 	txn.snapshot = db.root.Load()
 	for i := range txn.states {
-		txn.states[i].entry = *txn.snapshot.entries[txn.states[i].base.pos]
+		txn.states[i].entry = *txn.snapshot.entries[txn.states[i].base.position()]
 	}
 	return txn
 }
@@ -154,11 +154,13 @@ type readTxn struct {
 }
 
 func (r *readTxn) entry(b *tableBase) *tableEntry {
-	if b.pos >= 0 && b.pos < len(r.entries) && r.entries[b.pos].meta == b {
-		return r.entries[b.pos]
+	if pos := b.position(); pos >= 0 && pos < len(r.entries) && r.entries[pos].meta == b {
+		return r.entries[pos]
 	}
 	return b.empty
 }
+
+func (b *tableBase) position() int { return int(b.pos.Load()) }
 
 func snapshotOf(txn ReadTxn) *readTxn {
 	switch t := txn.(type) {

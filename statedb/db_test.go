@@ -429,3 +429,35 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 		t.Fatalf("timed out waiting for %s", what)
 	}
 }
+
+// TestRegisterWhileReading registers tables while readers use snapshots
+// taken before, for the race detector.
+func TestRegisterWhileReading(t *testing.T) {
+	db, _ := newTestDB(t)
+	tables := make([]RWTable[*testObject], 20)
+	for i := range tables {
+		tables[i] = MustNewTable(fmt.Sprintf("t%d", i), idIndex)
+	}
+	before := db.ReadTxn()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for _, tbl := range tables {
+			if err := db.RegisterTable(tbl); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	for range 100 {
+		for _, tbl := range tables {
+			if n := tbl.NumObjects(before); n != 0 {
+				t.Fatalf("NumObjects = %d on a snapshot from before registration", n)
+			}
+			tbl.NumObjects(db.ReadTxn())
+		}
+	}
+	wg.Wait()
+	mustInsert(t, db, tables[19], &testObject{ID: 1})
+	if n := tables[19].NumObjects(db.ReadTxn()); n != 1 {
+		t.Fatalf("NumObjects = %d", n)
+	}
+}

@@ -27,9 +27,11 @@ type tableBase struct {
 	// mu is the table's write lock, held by the WriteTxn that names it.
 	mu sync.Mutex
 
-	// Set by RegisterTable.
-	db          *DB
-	pos         int
+	// Set by RegisterTable. pos and db are atomics because snapshots taken
+	// before registration may be read while it happens; txnDuration is
+	// set before db is published.
+	db          atomic.Pointer[DB]
+	pos         atomic.Int32
 	txnDuration prometheus.Observer
 
 	// empty is what a snapshot taken before registration sees.
@@ -183,7 +185,7 @@ func NewTable[T any](name TableName, primary Indexer[T], secondary ...Indexer[T]
 	}
 	t.name = name
 	t.meta = t
-	t.pos = -1
+	t.pos.Store(-1)
 	t.indexNames = []string{"__revision__", "__graveyard__", "__graveyard_revision__", primary.IndexName()}
 	t.unique = []bool{true, true, true, true}
 	t.indexers = []Indexer[T]{nil, nil, nil, primary}

@@ -143,7 +143,7 @@ func (t *writeTxn) Commit() ReadTxn {
 			if ne.init != nil && len(ne.init.pending) == 0 {
 				ne.init = nil
 			}
-			entries[s.base.pos] = ne
+			entries[s.base.position()] = ne
 		}
 		root = &readTxn{entries: entries}
 		db.root.Store(root)
@@ -160,7 +160,7 @@ func (t *writeTxn) Commit() ReadTxn {
 		if !s.changed {
 			continue
 		}
-		old := t.snapshot.entries[s.base.pos]
+		old := t.snapshot.entries[s.base.position()]
 		if s.entry.txns != nil {
 			for _, tx := range s.entry.txns {
 				if tx != nil {
