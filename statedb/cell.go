@@ -3,6 +3,8 @@ package statedb
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
 )
@@ -10,10 +12,19 @@ import (
 // Cell provides the process's *DB, runs its graveyard collector as a job
 // and serves it read-only on the agent API at /v1/db (see [NewHTTPHandler]).
 // Feature cells register their tables with the DB from their constructors.
-// The DB's Prometheus collectors are db.Metrics().
+// The DB's Prometheus collectors ([Metrics]) go into the
+// `group:"prometheus-collectors"` value group for the process's metrics
+// endpoint to register.
 var Cell = cell.Module("statedb", "Transactional in-memory database of tables",
-	cell.Provide(newHiveDB, newAPIHandlers),
+	cell.Provide(newHiveDB, newAPIHandlers, newCollectorOut),
 )
+
+type collectorOut struct {
+	cell.Out
+	Collector prometheus.Collector `group:"prometheus-collectors"`
+}
+
+func newCollectorOut(db *DB) collectorOut { return collectorOut{Collector: db.Metrics()} }
 
 func newHiveDB(jobs cell.Jobs) *DB {
 	db := New()

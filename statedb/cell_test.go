@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
 )
@@ -17,11 +19,13 @@ func TestCell(t *testing.T) {
 	)
 	type handlersIn struct {
 		cell.In
-		Handlers []api.Handler `group:"api-handlers"`
+		Handlers   []api.Handler          `group:"api-handlers"`
+		Collectors []prometheus.Collector `group:"prometheus-collectors"`
 	}
+	var collectors []prometheus.Collector
 	h := cell.New(
 		Cell,
-		cell.Invoke(func(d *DB, in handlersIn) { db, handlers = d, in.Handlers }),
+		cell.Invoke(func(d *DB, in handlersIn) { db, handlers, collectors = d, in.Handlers, in.Collectors }),
 	)
 	h.SetLogger(slog.New(slog.DiscardHandler))
 	if err := h.Start(context.Background()); err != nil {
@@ -32,6 +36,9 @@ func TestCell(t *testing.T) {
 	table := MustNewTable("test", idIndex)
 	if err := db.RegisterTable(table); err != nil {
 		t.Fatal(err)
+	}
+	if len(collectors) != 1 || collectors[0] != prometheus.Collector(db.Metrics()) {
+		t.Fatalf("collectors = %v, want the DB's", collectors)
 	}
 	if len(handlers) != 2 {
 		t.Fatalf("got %d API handlers, want 2", len(handlers))
