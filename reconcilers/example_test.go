@@ -70,8 +70,13 @@ func Example() {
 		panic(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	go r.Run(ctx, nil)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx, nil) }()
+	// Stop the reconciler before the map it writes to is closed.
+	defer func() {
+		cancel()
+		<-done
+	}()
 
 	// A feature cell writes desired state, pending.
 	wtxn := db.WriteTxn(backends)

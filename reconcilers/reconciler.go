@@ -146,13 +146,15 @@ func (r *Reconciler[T]) Run(ctx context.Context, health Health) error {
 	}()
 
 	var (
-		initialized  bool
-		initWatch    <-chan struct{}
-		nextPrune    time.Time // zero: not scheduled
-		pruneFailed  int
-		lastFailing  = -1
-		lastPruneErr error
-		timer        = time.NewTimer(time.Hour)
+		initialized      bool
+		initWatch        <-chan struct{}
+		nextPrune        time.Time // zero: not scheduled
+		pruneFailed      int
+		lastFailing      = -1
+		lastPruneErr     error
+		lastPruneFailing bool
+		lastReport       time.Time
+		timer            = time.NewTimer(time.Hour)
 	)
 	defer timer.Stop()
 
@@ -185,8 +187,12 @@ func (r *Reconciler[T]) Run(ctx context.Context, health Health) error {
 			}
 		}
 
-		if n := r.retries.len(); n != lastFailing || lastPruneErr != nil {
-			lastFailing = n
+		// Report when the picture changes, and while degraded at most once
+		// a second so the errors shown stay current.
+		n, pruneFailing := r.retries.len(), lastPruneErr != nil
+		degraded := n > 0 || pruneFailing
+		if n != lastFailing || pruneFailing != lastPruneFailing || (degraded && time.Since(lastReport) >= time.Second) {
+			lastFailing, lastPruneFailing, lastReport = n, pruneFailing, time.Now()
 			r.reportHealth(health, lastPruneErr)
 		}
 
