@@ -34,9 +34,11 @@ func (db *DB) CollectGraveyard() int {
 
 func (db *DB) collectTable(b *tableBase) int {
 	start := time.Now()
-	low := b.lowWatermark()
 	wtxn := db.WriteTxn(b.meta).unwrap()
 	defer wtxn.Abort()
+	// Only under the table lock: trackers register and tombstones appear
+	// under it, so no tracker can join with a claim on a tombstone we see.
+	low := b.lowWatermark()
 	s := &wtxn.states[0]
 	e := &s.entry
 	n := 0
