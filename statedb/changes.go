@@ -116,10 +116,11 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 				dk, dv, dok = di.Next()
 			}
 		}
-		// Everything up to the snapshot's revision has been seen.
-		it.revision = upTo
-		it.deleteRevision = upTo
-		it.tracker.seen.Store(upTo)
+		// Everything up to the snapshot's revision has been seen. (max:
+		// an older snapshot than a previous call's must not move back.)
+		it.revision = max(it.revision, upTo)
+		it.deleteRevision = max(it.deleteRevision, upTo)
+		it.tracker.seen.Store(it.deleteRevision)
 		if e.numDeleted > 0 {
 			it.table.db.Load().kickGC()
 		}
