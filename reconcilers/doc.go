@@ -9,11 +9,22 @@
 // no object asks for; never before, so a restarting agent does not flush live
 // kernel state while its tables are still filling.
 //
+// Work proceeds in bounded rounds ([Params].RoundSize changes). Within a
+// round deletes are applied before updates. A round's status write-back runs
+// on its own goroutine while the next round is applied, and drops the result
+// of any object that changed meanwhile. [Reconciler.WaitUntilReconciled]
+// returns once every change up to a revision is applied and written back.
+//
 // Failed objects are retried with exponential backoff without holding back
 // the others, and a newer version of an object replaces its pending retry.
+// While objects fail, the reconciler's health is degraded with their count
+// and first errors; [Metrics] counts operations, errors, round and prune
+// durations, objects per second and the revision lag.
 //
-// The Operations implementations live in subpackages: [bpfmap] for BPF maps
-// and [netlink] for routes, addresses and neighbours.
+// In the agent, [Cell] provides the shared flags and metrics and [Register]
+// runs a reconciler as a job of the module that owns the table. The
+// Operations implementations live in subpackages: [bpfmap] for BPF maps and
+// [netlink] for routes, addresses and neighbours.
 //
 // [bpfmap]: github.com/hivenet/hivenet/reconcilers/bpfmap
 // [netlink]: github.com/hivenet/hivenet/reconcilers/netlink

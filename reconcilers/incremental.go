@@ -2,6 +2,7 @@ package reconcilers
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hivenet/hivenet/statedb"
@@ -201,6 +202,7 @@ func (r *Reconciler[T]) writeBack(rd *round[T], own []ownCommit) ownCommit {
 				_, _, err = table.CompareAndSwap(wtxn, rd.revs[i], obj)
 			}
 			if err != nil {
+				r.droppedWriteBack(e.Object, err)
 				continue
 			}
 			if e.Result != nil {
@@ -220,6 +222,17 @@ func (r *Reconciler[T]) writeBack(rd *round[T], own []ownCommit) ownCommit {
 		r.log.Warn("More objects failed to reconcile this round", "count", logged-maxLoggedErrors)
 	}
 	return c
+}
+
+// droppedWriteBack handles a status write that statedb refused. An object
+// that changed or went away meanwhile is expected (its newer version or its
+// delete is a change of its own); anything else is a bug in the table or
+// the status accessors, and is logged.
+func (r *Reconciler[T]) droppedWriteBack(obj T, err error) {
+	if errors.Is(err, statedb.ErrRevisionNotEqual) || errors.Is(err, statedb.ErrObjectNotFound) {
+		return
+	}
+	r.log.Error("Cannot write reconciliation status back", "object", obj, "error", err)
 }
 
 func (r *Reconciler[T]) key(obj T) string {

@@ -63,7 +63,8 @@ func (r *Reconciler[T]) processRetries(ctx context.Context) {
 			st = Status{Kind: StatusKindError, UpdatedAt: now, Error: res.err.Error()}
 		}
 		if _, _, err := table.CompareAndSwap(wtxn, res.rev, r.cfg.SetObjectStatus(res.obj, st)); err != nil {
-			continue // changed meanwhile: the newer version is pending
+			r.droppedWriteBack(res.obj, err)
+			continue
 		}
 		if res.err != nil {
 			r.retries.reAdd(res.item, res.err, now)
