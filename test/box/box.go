@@ -142,9 +142,12 @@ func Start(ctx context.Context, cfg Config) (cp *ControlPlane, err error) {
 		}
 		cp.ownsDir = true
 	}
+	// "return nil, err" sets the named result to nil before deferred
+	// functions run, so clean up through a copy.
+	started := cp
 	defer func() {
 		if err != nil {
-			cp.Stop()
+			started.Stop()
 		}
 	}()
 	_, svcNet, err := net.ParseCIDR(cfg.ServiceCIDR)
