@@ -11,6 +11,7 @@ import (
 	"github.com/hivenet/hivenet/cells/k8s"
 	"github.com/hivenet/hivenet/cells/masquerade"
 	"github.com/hivenet/hivenet/cells/observe"
+	"github.com/hivenet/hivenet/cells/services"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/statedb"
 )
@@ -37,6 +38,8 @@ var Agent = cell.Group(
 	cell.Feature("enable-k8s", "Watch the Kubernetes API (pods, services, policies, nodes, cilium.io objects)", true,
 		k8s.ClientCell,
 		k8s.AgentCell,
+		cell.Feature("kube-proxy-replacement", "Serve Kubernetes Services from BPF maps (ClusterIP, NodePort, LoadBalancer, externalIPs) instead of kube-proxy", true,
+			services.Cell),
 	),
 )
 
