@@ -1,13 +1,10 @@
 package statedb
 
 import (
-	"encoding/binary"
 	"iter"
 	"math"
 	"runtime"
 	"sync/atomic"
-
-	iradix "github.com/hashicorp/go-immutable-radix"
 )
 
 // deleteTracker is a change iterator's claim on a table's tombstones: the
@@ -80,12 +77,10 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 		txn = w.snapshot
 	}
 	e := txn.entry(&it.table.tableBase)
-	updates := e.indexes[revisionIndexPos].Root()
-	deletes := e.indexes[graveyardRevisionIndexPos].Root()
-
 	if it.revision >= e.revision || it.tracker.closed.Load() {
 		return func(func(Change[T], Revision) bool) {}, e.watch
 	}
+	updates, deletes := e.revs, e.graveRevs
 	upTo := e.revision
 	used := false
 	seq := func(yield func(Change[T], Revision) bool) {
@@ -93,27 +88,31 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 			return
 		}
 		used = true
-		ui := iterFrom(updates, it.revision+1)
-		di := iterFrom(deletes, it.deleteRevision+1)
-		uk, uv, uok := ui.Next()
-		dk, dv, dok := di.Next()
-		for uok || dok {
-			// Merge the two streams in revision order.
-			if uok && (!dok || revOf(uk) < revOf(dk)) {
-				o := uv.(*object)
-				it.revision = o.revision
-				if !yield(Change[T]{Object: o.data.(T), Revision: o.revision}, o.revision) {
+		// Merge the two streams in revision order. Deletes are usually
+		// few, so they are the one pulled.
+		nextDelete, stop := iter.Pull(deletes.from(it.deleteRevision + 1))
+		defer stop()
+		d, dok := nextDelete()
+		yieldDelete := func(d *object) bool {
+			it.deleteRevision = d.revision
+			it.tracker.seen.Store(d.revision)
+			return yield(Change[T]{Object: d.data.(T), Revision: d.revision, Deleted: true}, d.revision)
+		}
+		for u := range updates.from(it.revision + 1) {
+			for dok && d.revision < u.revision {
+				if !yieldDelete(d) {
 					return
 				}
-				uk, uv, uok = ui.Next()
-			} else {
-				o := dv.(*object)
-				it.deleteRevision = o.revision
-				it.tracker.seen.Store(o.revision)
-				if !yield(Change[T]{Object: o.data.(T), Revision: o.revision, Deleted: true}, o.revision) {
-					return
-				}
-				dk, dv, dok = di.Next()
+				d, dok = nextDelete()
+			}
+			it.revision = u.revision
+			if !yield(Change[T]{Object: u.data.(T), Revision: u.revision}, u.revision) {
+				return
+			}
+		}
+		for ; dok; d, dok = nextDelete() {
+			if !yieldDelete(d) {
+				return
 			}
 		}
 		// Everything up to the snapshot's revision has been seen. (max:
@@ -127,11 +126,3 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 	}
 	return seq, closedChan
 }
-
-func iterFrom(root *iradix.Node, rev Revision) *iradix.Iterator {
-	it := root.Iterator()
-	it.SeekLowerBound(revisionKey(rev))
-	return it
-}
-
-func revOf(k []byte) Revision { return binary.BigEndian.Uint64(k) }

@@ -172,24 +172,25 @@ func snapshotOf(txn ReadTxn) *readTxn {
 	panic("statedb: unknown ReadTxn implementation")
 }
 
-// Index positions in tableEntry.indexes. The internal indexes come first so
-// user index positions are stable offsets.
+// Index positions in tableEntry.indexes (the radix trees). The internal
+// index comes first so user index positions are stable offsets. The two
+// revision indexes are revTrees of their own (tableEntry.revs, .graveRevs).
 const (
-	revisionIndexPos          = 0 // revision -> live object
-	graveyardIndexPos         = 1 // primary key -> tombstone
-	graveyardRevisionIndexPos = 2 // revision -> tombstone
-	primaryIndexPos           = 3
-	secondaryIndexStartPos    = 4
+	graveyardIndexPos      = 0 // primary key -> tombstone
+	primaryIndexPos        = 1
+	secondaryIndexStartPos = 2
 )
 
 // tableEntry is one table's state in one root. Committed entries are
 // immutable; a write transaction works on a copy.
 type tableEntry struct {
-	meta       *tableBase
-	indexes    []*iradix.Tree
-	revision   Revision
-	numObjects int
-	numDeleted int
+	meta    *tableBase
+	indexes []*iradix.Tree
+	// revs maps revision -> live object, graveRevs revision -> tombstone.
+	revs, graveRevs revTree
+	revision        Revision
+	numObjects      int
+	numDeleted      int
 	// watch is closed when a commit changes the table's contents.
 	watch chan struct{}
 	// init is nil once every initializer is done.

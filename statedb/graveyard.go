@@ -44,28 +44,27 @@ func (db *DB) collectTable(b *tableBase) int {
 	n := 0
 	// Usually every tracker has seen every tombstone: drop the graveyard
 	// wholesale instead of key by key.
-	if last, _, ok := e.indexes[graveyardRevisionIndexPos].Root().Maximum(); ok && revOf(last) <= low {
+	if last, ok := e.graveRevs.last(); ok && last.revision <= low {
 		n = e.numDeleted
 		s.resetIndex(graveyardIndexPos)
-		s.resetIndex(graveyardRevisionIndexPos)
-		e.numDeleted = 0
-		s.changed = true
-		wtxn.Commit()
-		db.metrics.gcDuration.WithLabelValues(b.name).Observe(time.Since(start).Seconds())
-		return n
-	}
-	it := e.indexes[graveyardRevisionIndexPos].Root().Iterator()
-	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-		o := v.(*object)
-		if o.revision > low {
-			break
+		e.graveRevs = revTree{}
+	} else {
+		var dead []*object
+		for o := range e.graveRevs.from(0) {
+			if o.revision > low {
+				break
+			}
+			dead = append(dead, o)
 		}
-		s.txn(graveyardRevisionIndexPos).Delete(k)
-		s.txn(graveyardIndexPos).Delete(b.primaryKey(o.data))
-		e.numDeleted--
-		n++
+		owner := s.revOwner()
+		for _, o := range dead {
+			e.graveRevs.set(owner, o.revision, nil)
+			s.txn(graveyardIndexPos).Delete(b.primaryKey(o.data))
+		}
+		n = len(dead)
 	}
 	if n > 0 {
+		e.numDeleted -= n
 		s.changed = true
 		wtxn.Commit()
 		db.metrics.gcDuration.WithLabelValues(b.name).Observe(time.Since(start).Seconds())
@@ -73,8 +72,6 @@ func (db *DB) collectTable(b *tableBase) int {
 	return n
 }
 
-// runGC collects the graveyard whenever kicked, at most once per interval,
-// until ctx is done.
 func (db *DB) runGC(ctx context.Context) error {
 	for {
 		select {

@@ -186,9 +186,9 @@ func NewTable[T any](name TableName, primary Indexer[T], secondary ...Indexer[T]
 	t.name = name
 	t.meta = t
 	t.pos.Store(-1)
-	t.indexNames = []string{"__revision__", "__graveyard__", "__graveyard_revision__", primary.IndexName()}
-	t.unique = []bool{true, true, true, true}
-	t.indexers = []Indexer[T]{nil, nil, nil, primary}
+	t.indexNames = []string{"__graveyard__", primary.IndexName()}
+	t.unique = []bool{true, true}
+	t.indexers = []Indexer[T]{nil, primary}
 	for _, idx := range secondary {
 		n := idx.IndexName()
 		if n == "" || slices.Contains(t.indexNames, n) {

@@ -1,37 +1,12 @@
 package statedb
 
 import (
-	"encoding/binary"
 	"fmt"
 	"slices"
 	"sync"
 
 	"github.com/hivenet/hivenet/statedb/index"
 )
-
-func revisionKey(rev Revision) []byte {
-	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), rev)
-}
-
-// scratchKey encodes rev into the state's scratch buffer, for deletes: the
-// radix tree does not keep the key it deletes by, so it need not be fresh.
-func (s *tableState) scratchKey(rev Revision) []byte {
-	s.scratch = binary.BigEndian.AppendUint64(s.scratch[:0], rev)
-	return s.scratch
-}
-
-// storedObject is an object allocated together with its revision key, so
-// that an insert costs one allocation for both.
-type storedObject struct {
-	object
-	key [8]byte
-}
-
-func newObject(data any, rev Revision) (*object, []byte) {
-	so := &storedObject{object: object{data: data, revision: rev}}
-	binary.BigEndian.PutUint64(so.key[:], rev)
-	return &so.object, so.key[:]
-}
 
 func (t *genTable[T]) Insert(txn WriteTxn, obj T) (oldObj T, hadOld bool, err error) {
 	s, err := txn.unwrap().state(&t.tableBase)
@@ -89,7 +64,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 	rev := e.revision + 1
 	e.revision = rev
 	s.changed, s.dataChanged = true, true
-	o, revKey := newObject(obj, rev)
+	o := &object{data: obj, revision: rev}
 
 	if v, had := prim.Insert(pk, o); had {
 		old = v.(*object)
@@ -98,18 +73,18 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 		e.numObjects++
 	}
 
-	revs := s.txn(revisionIndexPos)
+	owner := s.revOwner()
 	if old != nil {
-		revs.Delete(s.scratchKey(old.revision))
+		e.revs.set(owner, old.revision, nil)
 		oldObj, hadOld = old.data.(T), true
 	}
-	revs.Insert(revKey, o)
+	e.revs.set(owner, rev, o)
 
 	// A re-inserted object is live again: it must not also be reported
 	// as deleted.
 	if e.numDeleted > 0 {
 		if v, ok := s.txn(graveyardIndexPos).Delete(pk); ok {
-			s.txn(graveyardRevisionIndexPos).Delete(s.scratchKey(v.(*object).revision))
+			e.graveRevs.set(owner, v.(*object).revision, nil)
 			e.numDeleted--
 		}
 	}
@@ -191,7 +166,7 @@ func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
 	e.revision = rev
 	s.changed, s.dataChanged = true, true
 
-	s.txn(revisionIndexPos).Delete(s.scratchKey(old.revision))
+	e.revs.set(s.revOwner(), old.revision, nil)
 	oldT := old.data.(T)
 	for i, idx := range t.secondary {
 		pos := secondaryIndexStartPos + i
@@ -210,13 +185,13 @@ func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
 	}
 
 	if t.numTrackers.Load() > 0 {
-		tomb, tombKey := newObject(old.data, rev)
+		tomb := &object{data: old.data, revision: rev}
 		if _, had := s.txn(graveyardIndexPos).Insert(pk, tomb); had {
 			// Cannot happen (a live object has no tombstone), but keep the
 			// revision index consistent if it ever does.
 			e.numDeleted--
 		}
-		s.txn(graveyardRevisionIndexPos).Insert(tombKey, tomb)
+		e.graveRevs.set(s.revOwner(), rev, tomb)
 		e.numDeleted++
 	}
 }
@@ -236,12 +211,12 @@ func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
 	// the watch channel of every node it drops.
 	if t.numTrackers.Load() > 0 {
 		graveyard := s.txn(graveyardIndexPos)
-		graveyardRevs := s.txn(graveyardRevisionIndexPos)
+		owner := s.revOwner()
 		e.iterRoot(primaryIndexPos).Walk(func(pk []byte, v any) bool {
 			e.revision++
-			tomb, tombKey := newObject(v.(*object).data, e.revision)
+			tomb := &object{data: v.(*object).data, revision: e.revision}
 			graveyard.Insert(pk, tomb)
-			graveyardRevs.Insert(tombKey, tomb)
+			e.graveRevs.set(owner, e.revision, tomb)
 			e.numDeleted++
 			return false
 		})
@@ -259,7 +234,7 @@ func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
 		tx.CommitOnly()
 		tx.DeletePrefix(nil)
 	}
-	s.resetIndex(revisionIndexPos)
+	e.revs = revTree{}
 	e.numObjects = 0
 	s.changed, s.dataChanged = true, true
 	return nil

@@ -29,6 +29,16 @@ type tableState struct {
 	dataChanged bool
 	// scratch is reused for keys that only look up or delete.
 	scratch []byte
+	// owner marks the revTree nodes this transaction copied and may
+	// mutate in place.
+	owner *revOwner
+}
+
+func (s *tableState) revOwner() *revOwner {
+	if s.owner == nil {
+		s.owner = &revOwner{}
+	}
+	return s.owner
 }
 
 func (t *writeTxn) unwrap() *writeTxn { return t }
