@@ -254,10 +254,20 @@ func (o *RouteOps[T]) Delete(_ context.Context, obj T) error {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if err := o.load(); err != nil {
+		return fmt.Errorf("route %s: %w", r, err)
+	}
+	// Only delete what is known to be there: asked for a priority that has
+	// no route, the kernel deletes the next one of the same destination
+	// and protocol, which another object may want.
+	key := r.key()
+	if _, ok := o.ours[key]; !ok {
+		return nil
+	}
 	if err := o.h.RouteDel(kr); err != nil && !isNotFound(err) {
 		return fmt.Errorf("route %s in table %d: delete: %w", r, o.table, err)
 	}
-	delete(o.ours, r.key())
+	delete(o.ours, key)
 	return nil
 }
 

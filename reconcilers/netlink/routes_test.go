@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	vnl "github.com/vishvananda/netlink"
@@ -79,6 +80,21 @@ func TestRouteOps(t *testing.T) {
 	if !slices.Equal(got, expect) {
 		t.Fatalf("table after prune:\n got %v\nwant %v", got, expect)
 	}
+
+	// Deleting a route that is not there leaves hivenet's route to the
+	// same destination with another priority alone (asked to delete
+	// metric 0, the kernel would take the next metric it finds).
+	ipn("route add 10.4.0.0/16 via 10.98.0.2 table 100 proto 211 metric 5")
+	if err := ops.Prune(ctx, slices.Values(append(want, Route{Dst: netip.MustParsePrefix("10.4.0.0/16"), Priority: 5}))); err != nil {
+		t.Fatal(err)
+	}
+	if err := ops.Delete(ctx, Route{Dst: netip.MustParsePrefix("10.4.0.0/16")}); err != nil {
+		t.Fatal(err)
+	}
+	if out := ipn("route show table 100 10.4.0.0/16"); !strings.Contains(out, "metric 5") {
+		t.Fatalf("deleting a route that is not there removed another: %q", out)
+	}
+	ipn("route del 10.4.0.0/16 table 100 proto 211 metric 5")
 
 	// Deleting removes only hivenet's route: asking to delete a
 	// destination that only a foreign route has leaves it.
