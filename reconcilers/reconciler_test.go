@@ -398,3 +398,26 @@ func (b *blockingOps) applied() string {
 
 func (b *blockingOps) Delete(context.Context, *testObj) error          { return nil }
 func (b *blockingOps) Prune(context.Context, iter.Seq[*testObj]) error { return nil }
+
+// TestReplaceSharingTargetKey: one object is deleted and another with a
+// different primary key but the same map key is inserted in the same
+// transaction. Deletes are applied first, so the new entry survives.
+func TestReplaceSharingTargetKey(t *testing.T) {
+	m := openMap(t, testPinDir(t), ebpf.Hash, 1024)
+	sharedKey := func(o *testObj) mapKey { return mapKey{PrefixLen: 32, ID: o.ID % 100} }
+	db, table := newTable(t)
+	r := start(t, reconcilers.Config[*testObj]{
+		DB: db, Table: table, Operations: bpfmap.NewOps(m, sharedKey, objValue),
+		GetObjectStatus: getStatus, SetObjectStatus: setStatus,
+	}, nil)
+	old := newObj(1, 10)
+	waitReconciled(t, r, insert(t, db, table, old))
+
+	wtxn := db.WriteTxn(table)
+	table.Delete(wtxn, old)
+	table.Insert(wtxn, newObj(101, 20)) // same map key as object 1
+	waitReconciled(t, r, table.Revision(wtxn.Commit()))
+	if v, err := m.Lookup(mapKey{32, 1}); err != nil || v.Value != 20 {
+		t.Fatalf("shared key holds %v, %v; want the new object's 20", v, err)
+	}
+}
