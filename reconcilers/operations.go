@@ -15,6 +15,14 @@ import (
 // without a database and keeps data flowing one way: the reconciler cannot
 // track reads an Operations implementation would make elsewhere.
 //
+// The target key (the BPF map key, the route's destination) should be a
+// function of the object's primary key. If two objects with different
+// primary keys share a target key, replacing one by the other is applied
+// correctly when the delete and the insert reach the same round (write
+// them in one transaction): a round applies deletes before updates. Split
+// over two rounds, the later delete removes the entry until the other
+// object is written again.
+//
 // The reconciler calls the methods of one Operations from a single goroutine.
 type Operations[T any] interface {
 	// Update creates or replaces obj in the target.
