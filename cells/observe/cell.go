@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/datapath"
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/statedb"
 )
@@ -31,9 +32,9 @@ func (c Config) Validate() error {
 
 // Cell is the observe cell. It is not behind a feature switch: flows are
 // collected whenever the datapath runs. It uses, when the hive has them, a
-// FlowSource (the datapath cell provides one) and the endpoints table with
-// the statedb DB; without a source it serves an empty buffer and says why
-// in its status.
+// FlowSource (tests provide one) or else the datapath cell's Datapath, and
+// the endpoints table with the statedb DB; without a source it serves an
+// empty buffer and says why in its status.
 var Cell = cell.Module("observe", "Recent flows of the datapath, served to hivenet observe",
 	cell.Config(DefaultConfig),
 	cell.Provide(newObserver, newAPIHandlers),
@@ -50,6 +51,7 @@ type observerParams struct {
 	Log       *slog.Logger
 
 	Source    FlowSource                         `optional:"true"`
+	Datapath  datapath.Datapath                  `optional:"true"`
 	DB        *statedb.DB                        `optional:"true"`
 	Endpoints statedb.Table[*endpoints.Endpoint] `optional:"true"`
 }
@@ -75,6 +77,9 @@ func newObserver(p observerParams) (*Observer, error) {
 		OnStop: func(context.Context) error { o.stop(); return nil },
 	})
 	src := p.Source
+	if src == nil && p.Datapath != nil {
+		src = NewDatapathSource(p.Datapath)
+	}
 	p.Jobs.Add(
 		cell.OneShot("read-flows", func(ctx context.Context, h cell.Health) error {
 			if src == nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/hivenet/hivenet/bpf"
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/datapath"
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/observe/flow"
 	"github.com/hivenet/hivenet/statedb"
@@ -161,6 +162,7 @@ type hvobEnv struct {
 	d              *bpf.Datapath
 	obs            *Observer
 	sock           string
+	src            FlowSource
 }
 
 // setupHvob builds the topology; tune adjusts the datapath configuration.
@@ -226,13 +228,14 @@ func setupHvob(t testing.TB, tune func(*bpf.Config)) *hvobEnv {
 	}
 	wtxn.Commit()
 	sock := filepath.Join(t.TempDir(), "agent.sock")
+	src := NewDatapathSource(d)
 	var obs *Observer
 	h := cell.New(
 		api.Cell("test-agent", api.Config{SocketPath: sock}),
 		cell.Provide(
 			func() *statedb.DB { return db },
 			func() statedb.Table[*endpoints.Endpoint] { return tbl.ToTable() },
-			func() FlowSource { return NewDatapathSource(d) },
+			func() FlowSource { return src },
 		),
 		Cell,
 		cell.Invoke(func(o *Observer) { obs = o }),
@@ -250,7 +253,16 @@ func setupHvob(t testing.TB, tune func(*bpf.Config)) *hvobEnv {
 		}
 	})
 
-	return &hvobEnv{nodeNS: nodeNS, client: client, server: server, d: d, obs: obs, sock: sock}
+	// The reader opens in a job after Start returns; wait for it, so that
+	// what a test sends is all accounted to this reader.
+	deadline := time.Now().Add(5 * time.Second)
+	for obs.Status().Source != "datapath flow ring buffer" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the observe cell did not open the flow ring buffer: %s", obs.Status().Source)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return &hvobEnv{nodeNS: nodeNS, client: client, server: server, d: d, obs: obs, sock: sock, src: src}
 }
 
 // TestObserveRealDatapath loads the datapath, attaches it to two pods,
@@ -424,60 +436,104 @@ func sendRawUDP(src, dst netip.AddrPort) error {
 	return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: d})
 }
 
-// TestObserveRealDatapathAccountsEveryEvent floods the datapath with
-// monitor-aggregation=none and the smallest ring buffer, so that events
-// are likely lost, and checks that every event is accounted for: each
-// datagram makes exactly two (from-endpoint, to-endpoint), and the flows
-// seen plus the events reported lost add up to twice the datagrams sent.
+// TestObserveRealDatapathAccountsEveryEvent runs UDP round trips in bursts
+// with monitor-aggregation=none and the smallest ring buffer, so that the
+// reader is likely to fall behind and events are lost, and checks that every
+// event is accounted for: a round trip makes exactly four (from-endpoint and
+// to-endpoint each way), and the flows seen plus the events reported lost
+// add up to four per round trip. Bursts are small enough (32 datagrams in
+// flight) that the kernel drops none before the programs see them.
 func TestObserveRealDatapathAccountsEveryEvent(t *testing.T) {
 	e := setupHvob(t, func(c *bpf.Config) {
 		c.MonitorAggregation = "none"
 		c.EventsRingBufferSize = 4096
 	})
 	dst := netip.AddrPortFrom(e.server.ep.IPv4, 5555)
-	var sink net.PacketConn
-	check(t, onThreadIn(e.server.ns, func() (err error) { sink, err = net.ListenPacket("udp4", dst.String()); return err }))
-	t.Cleanup(func() { sink.Close() })
-	// The sink exists so the server's kernel answers nothing (no ICMP
-	// unreachable); it need not keep up, a full socket buffer drops quietly.
+	var echo net.PacketConn
+	check(t, onThreadIn(e.server.ns, func() (err error) { echo, err = net.ListenPacket("udp4", dst.String()); return err }))
+	t.Cleanup(func() { echo.Close() })
 	go func() {
 		buf := make([]byte, 64)
 		for {
-			if _, _, err := sink.ReadFrom(buf); err != nil {
+			n, from, err := echo.ReadFrom(buf)
+			if err != nil {
 				return
 			}
+			echo.WriteTo(buf[:n], from)
 		}
 	}()
-	before := e.obs.ring.Written()
-	const datagrams = 20000
-	check(t, onThreadIn(e.client.ns, func() error {
-		c, err := net.Dial("udp4", dst.String())
-		if err != nil {
-			return err
+	var c net.Conn
+	check(t, onThreadIn(e.client.ns, func() (err error) { c, err = net.Dial("udp4", dst.String()); return err }))
+	t.Cleanup(func() { c.Close() })
+
+	before, lostBefore := e.obs.ring.Written(), e.obs.Status().Lost
+	const bursts, window = 500, 32
+	buf := make([]byte, 64)
+	for range bursts {
+		for range window {
+			_, err := c.Write([]byte("round trip"))
+			check(t, err)
 		}
-		defer c.Close()
-		for range datagrams {
-			if _, err := c.Write([]byte("flood")); err != nil {
-				return err
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for range window {
+			if _, err := c.Read(buf); err != nil {
+				t.Fatalf("echo: %v", err)
 			}
 		}
-		return nil
-	}))
-	want := before + 2*datagrams
+	}
+	want := 4 * uint64(bursts*window)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		// Lost is refreshed by the observe cell's one-second timer.
-		seen, lost := e.obs.ring.Written(), e.obs.Status().Lost
+		seen, lost := e.obs.ring.Written()-before, e.obs.Status().Lost-lostBefore
 		if seen+lost >= want {
 			if seen+lost != want {
 				t.Fatalf("seen %d + lost %d = %d events, want exactly %d", seen, lost, seen+lost, want)
 			}
-			t.Logf("%d datagrams: %d events seen, %d lost (ring buffer of 4 KiB)", datagrams, seen-before, lost)
+			t.Logf("%d round trips: %d events seen, %d lost (ring buffer of 4 KiB)", bursts*window, seen, lost)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10s: seen %d + lost %d events, want %d", seen-before, lost, 2*datagrams)
+			t.Fatalf("after 10s: seen %d + lost %d events, want %d", seen, lost, want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCellReadsTheDatapathCell runs the observe cell next to the agent's
+// datapath cell with no FlowSource in the hive: it reads the datapath's
+// flows by itself.
+func TestCellReadsTheDatapathCell(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: it loads the BPF datapath")
+	}
+	b := make([]byte, 3)
+	check(t, func() error { _, err := rand.Read(b); return err }())
+	root := "/sys/fs/bpf/hvob-" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		if err := bpf.RemoveAll(root); err != nil {
+			t.Error(err)
+		}
+	})
+	var obs *Observer
+	h := cell.New(datapath.Cell, Cell, cell.Invoke(func(o *Observer) { obs = o }))
+	fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+	h.RegisterFlags(fs)
+	check(t, fs.Parse([]string{"--bpf-root=" + root, "--bpf-ct-global-tcp-max=65536", "--bpf-ct-global-any-max=65536"}))
+	h.SetLogger(slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	check(t, h.Start(ctx))
+	defer func() {
+		if err := h.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for obs.Status().Source != "datapath flow ring buffer" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the observe cell is not reading the datapath cell's flows: %s", obs.Status().Source)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -25,13 +25,19 @@ type FlowSource interface {
 	Lost() (uint64, error)
 }
 
-// NewDatapathSource returns the FlowSource of a loaded datapath: its flow
-// ring buffer. The ring buffer has one consumer position, so an agent has
-// one such source, the observe cell's.
-func NewDatapathSource(d *bpf.Datapath) FlowSource { return &datapathSource{d: d} }
+// FlowOpener opens a reader of the datapath's flow events: a
+// *bpf.Datapath, or the datapath cell's Datapath.
+type FlowOpener interface {
+	Flows() (*bpf.FlowReader, error)
+}
+
+// NewDatapathSource returns the FlowSource of a datapath: its flow ring
+// buffer. The ring buffer has one consumer position, so an agent has one
+// such source, the observe cell's.
+func NewDatapathSource(d FlowOpener) FlowSource { return &datapathSource{d: d} }
 
 type datapathSource struct {
-	d *bpf.Datapath
+	d FlowOpener
 
 	mu       sync.Mutex
 	rd       *bpf.FlowReader

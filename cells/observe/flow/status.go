@@ -19,7 +19,8 @@ type Status struct {
 	// FlowsPerSecond is the rate over the last few seconds.
 	FlowsPerSecond float64 `json:"flows_per_second"`
 	// Lost is how many flow events the datapath could not hand over because
-	// its ring buffer was full.
+	// its ring buffer was full (or that could not be decoded) since this
+	// agent started reading it; losses of earlier agents are not counted.
 	Lost uint64 `json:"lost_events"`
 	// Uptime is how long the agent has been collecting flows.
 	Uptime time.Duration `json:"uptime_ns"`
