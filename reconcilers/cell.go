@@ -5,18 +5,32 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hivenet/hivenet/cells/cell"
 )
 
 // Cell provides what every reconciler of the process shares: the [Params]
 // (agent flags --reconciler-prune-interval, --reconciler-retry-backoff-min,
 // --reconciler-retry-backoff-max, --reconciler-round-size) and the
-// [Metrics] (register its Collectors with the process's registry). Feature
-// modules then start their reconcilers with [Register].
+// [Metrics], which also go into the `group:"prometheus-collectors"` value
+// group for the process's metrics endpoint. Feature modules then start
+// their reconcilers with [Register].
 var Cell = cell.Module("reconcilers", "Generic reconcilers of desired-state tables into BPF maps and the kernel",
 	cell.Config(DefaultParams),
-	cell.Provide(NewMetrics),
+	cell.Provide(newMetricsOut),
 )
+
+type metricsOut struct {
+	cell.Out
+	Metrics   *Metrics
+	Collector prometheus.Collector `group:"prometheus-collectors"`
+}
+
+func newMetricsOut() metricsOut {
+	m := NewMetrics()
+	return metricsOut{Metrics: m, Collector: m}
+}
 
 // Validate rejects flag values the reconciler cannot run with.
 func (p Params) Validate() error {

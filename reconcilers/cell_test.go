@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/hivenet/hivenet/cells/cell"
 	"github.com/hivenet/hivenet/reconcilers"
+	"github.com/hivenet/hivenet/reconcilers/bpfmap"
 	"github.com/hivenet/hivenet/statedb"
 )
 
@@ -65,8 +67,16 @@ func TestRegisterInHive(t *testing.T) {
 		table statedb.RWTable[*testObj]
 		r     *reconcilers.Reconciler[*testObj]
 	)
+	var collectors []prometheus.Collector
 	h := cell.New(
 		reconcilers.Cell,
+		bpfmap.Cell,
+		cell.Invoke(func(in struct {
+			cell.In
+			Collectors []prometheus.Collector `group:"prometheus-collectors"`
+		}) {
+			collectors = in.Collectors
+		}),
 		cell.Module("test-feature", "A feature with a desired-state table",
 			cell.Provide(func() (*statedb.DB, statedb.RWTable[*testObj], error) {
 				db := statedb.New()
@@ -132,4 +142,15 @@ func TestRegisterInHive(t *testing.T) {
 
 	waitReconciled(t, r, remove(t, db, table, objs[5]))
 	eventually(t, "module OK once object 5 is gone", func() bool { return moduleHealth().Level == cell.LevelOK })
+
+	// The metrics reach the process's collector group.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors...)
+	if v := metricValue(t, reg, "hivenet_reconciler_operations_total",
+		map[string]string{"table": "test-objects", "op": "update"}); v != 9 {
+		t.Fatalf("updates counted through the collector group: %v, want 9", v)
+	}
+	if len(collectors) != 2 {
+		t.Fatalf("%d collectors in the group, want reconcilers' and bpfmap's", len(collectors))
+	}
 }

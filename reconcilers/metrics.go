@@ -53,6 +53,20 @@ func (m *Metrics) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.operations, m.errors, m.duration, m.throughput, m.lag, m.failing}
 }
 
+// Describe implements prometheus.Collector: the whole set registers as one.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range m.Collectors() {
+		c.Describe(ch)
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range m.Collectors() {
+		c.Collect(ch)
+	}
+}
+
 // tableMetrics are one table's resolved label values, so the hot path does
 // no label lookups.
 type tableMetrics struct {
