@@ -108,9 +108,15 @@ func newObserver(p observerParams) (*Observer, error) {
 func (o *Observer) run(ctx context.Context, src FlowSource, h cell.Health) error {
 	done := make(chan error, 1)
 	src.Observe(ctx, o.Ingest, func(err error) { done <- err })
-	o.setSource("datapath flow ring buffer")
-	h.OK("reading flows")
-	err := <-done
+	var err error
+	select {
+	case err = <-done:
+		// Failed to open (the datapath is not loaded yet, say).
+	default:
+		o.setSource("datapath flow ring buffer")
+		h.OK("reading flows")
+		err = <-done
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
