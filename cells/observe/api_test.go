@@ -285,3 +285,45 @@ func TestAPIFollowEndsOnStop(t *testing.T) {
 		t.Fatal("the stream is still open after the agent stopped")
 	}
 }
+
+// flakySource fails to open a few times, as the datapath's ring buffer
+// does before the datapath is loaded, then streams its channel.
+type flakySource struct {
+	chanSource
+	failures atomic.Int32
+}
+
+func (s *flakySource) Observe(ctx context.Context, next func(bpf.Flow), complete func(error)) {
+	if s.failures.Add(-1) >= 0 {
+		complete(fmt.Errorf("datapath not loaded"))
+		return
+	}
+	s.chanSource.Observe(ctx, next, complete)
+}
+
+func TestSourceReopenedAfterFailures(t *testing.T) {
+	src := &flakySource{chanSource: chanSource{ch: make(chan bpf.Flow)}}
+	src.failures.Store(2)
+	var obs *Observer
+	h := cell.New(
+		cell.Provide(func() FlowSource { return src }),
+		Cell,
+		cell.Invoke(func(o *Observer) { obs = o }),
+	)
+	h.RegisterFlags(pflag.NewFlagSet("agent", pflag.ContinueOnError))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop(ctx)
+	select {
+	case src.ch <- synFlow:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the source was not reopened after failing; status %+v", obs.Status())
+	}
+	waitFor(t, "the flow in the ring", func() bool { return obs.Status().SeenFlows == 1 })
+	if s := obs.Status().Source; s != "datapath flow ring buffer" {
+		t.Fatalf("source %q after reopening", s)
+	}
+}
