@@ -12,8 +12,10 @@
 // everything that happened since it last looked, deletes included.
 //
 // The API follows github.com/cilium/statedb so that code written against one
-// reads the same against the other. The storage is
-// github.com/hashicorp/go-immutable-radix (the tree under go-memdb), driven
-// directly: each index is one persistent radix tree, and a commit swaps the
-// roots of every written table in one atomic step.
+// reads the same against the other. The key indexes are
+// github.com/hashicorp/go-immutable-radix trees (the tree under go-memdb),
+// driven directly, which hand out the per-key watch channels; the two
+// revision indexes (live objects and tombstones by revision) are a
+// persistent trie of this package, cheaper for keys that are only appended.
+// A commit swaps the roots of every written table in one atomic step.
 package statedb
