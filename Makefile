@@ -9,8 +9,7 @@ BINARIES  := hivenet-agent hivenet-operator hivenet hivenet-cni
 # Debian packages the build, tests and generation need; installed when missing.
 DEB_PKGS  := clang-19 llvm-19 libbpf-dev bpftool iproute2 iptables nftables ethtool util-linux
 TEST_TIMEOUT ?= 40m
-DEMO_NETNS := hivenet-demo
-DEMO_DIR   := /run/hivenet-demo
+BOX_DIR    := /var/run/hivenet-box
 
 .PHONY: all build test bench generate generate-check lint deps demo demo-down clean k8s-bins
 
@@ -31,6 +30,7 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hivenet-operator ./operator
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hivenet ./cli
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hivenet-cni ./cni
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hivenet-box ./test/cmd/hivenet-box
 
 # The Kubernetes control plane for the cluster-in-a-box, built once from the Go
 # module proxy and cached in ~/.cache/hivenet (minutes cold, instant warm).
@@ -58,30 +58,16 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
 
-# demo: until the cluster-in-a-box lands, start an agent with its default
-# configuration in a fresh network namespace and show it healthy.
-demo: deps build demo-down
-	ip netns add $(DEMO_NETNS)
-	ip -n $(DEMO_NETNS) link set lo up
-	mkdir -p $(DEMO_DIR)
-	nsenter --net=/var/run/netns/$(DEMO_NETNS) -- $(BIN)/hivenet-agent --socket-path $(DEMO_DIR)/hivenet.sock \
-		--bpf-root /sys/fs/bpf/$(DEMO_NETNS) --state-dir $(DEMO_DIR)/state --enable-k8s=false \
-		>$(DEMO_DIR)/agent.log 2>&1 & echo $$! > $(DEMO_DIR)/agent.pid
-	$(BIN)/hivenet --socket $(DEMO_DIR)/hivenet.sock status --wait --wait-duration 60s \
-		|| { cat $(DEMO_DIR)/agent.log; exit 1; }
-	@echo
-	@echo "hivenet-agent is running in network namespace $(DEMO_NETNS) (pid $$(cat $(DEMO_DIR)/agent.pid)), log in $(DEMO_DIR)/agent.log."
-	@echo "Try:  $(BIN)/hivenet --socket $(DEMO_DIR)/hivenet.sock status --verbose"
-	@echo "      $(BIN)/hivenet-agent hive"
-	@echo "Stop: make demo-down"
+# demo: the cluster-in-a-box (real kube-apiserver, 2 nodes as network
+# namespaces each running hivenet-agent, pods wired by hivenet-cni), then the
+# getting-started walkthrough: a client pod curling a server behind a Service.
+demo: deps build k8s-bins demo-down
+	@mkdir -p $(BOX_DIR)
+	setsid $(BIN)/hivenet-box up --dir $(BOX_DIR) >$(BOX_DIR)/box.log 2>&1 </dev/null &
+	$(BIN)/hivenet-box demo --dir $(BOX_DIR) || { echo "--- box log:"; tail -40 $(BOX_DIR)/box.log; exit 1; }
 
 demo-down:
-	@if [ -f $(DEMO_DIR)/agent.pid ]; then \
-		pid=$$(cat $(DEMO_DIR)/agent.pid); kill $$pid 2>/dev/null || true; \
-		for i in $$(seq 50); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; \
-		rm -f $(DEMO_DIR)/agent.pid; fi
-	@ip netns del $(DEMO_NETNS) 2>/dev/null || true
-	@rm -rf /sys/fs/bpf/$(DEMO_NETNS)
+	@if [ -x $(BIN)/hivenet-box ]; then $(BIN)/hivenet-box down --dir $(BOX_DIR); fi
 
 clean:
 	rm -rf $(BIN) bench.out

@@ -51,9 +51,14 @@ var Cell = cell.Module("masquerade", "Masquerades pod traffic leaving the cluste
 	cell.Invoke(register),
 )
 
-func register(cfg Config, ic ipam.Config, lc cell.Lifecycle, log *slog.Logger, h cell.Health) {
-	podRange := netip.MustParsePrefix(ic.IPv4Range) // validated by ipam.Config
+func register(cfg Config, pods ipam.IPAM, lc cell.Lifecycle, log *slog.Logger, h cell.Health) {
 	lc.Append(cell.Hook{Name: "nftables", OnStart: func(ctx context.Context) error {
+		// IPAM has started (this cell depends on it), so the node's pod
+		// range is known, whether from a flag or from the Node object.
+		podRange := pods.Range()
+		if !podRange.IsValid() {
+			return fmt.Errorf("no pod range from IPAM to masquerade")
+		}
 		rules := Ruleset(cfg, podRange)
 		if err := apply(ctx, rules); err != nil {
 			return err

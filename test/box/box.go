@@ -331,7 +331,7 @@ func (cp *ControlPlane) startControllerManager(ctx context.Context) error {
 		"--secure-port="+strconv.Itoa(port),
 		"--cert-dir="+filepath.Join(cp.cfg.Dir, "kcm-certs"),
 		"--leader-elect=false",
-		"--controllers=endpointslice-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,node-ipam-controller",
+		"--controllers=endpointslice-controller,serviceaccount-controller,namespace-controller,garbage-collector-controller,node-ipam-controller,deployment-controller,replicaset-controller,daemonset-controller,job-controller,statefulset-controller",
 		"--allocate-node-cidrs=true",
 		"--cluster-cidr="+cp.cfg.ClusterCIDR,
 		"--node-cidr-mask-size="+strconv.Itoa(cp.cfg.NodeCIDRMaskSize),

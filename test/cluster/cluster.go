@@ -127,6 +127,14 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := c.net.create(); err != nil {
 		return nil, err
 	}
+	// Every cluster starts empty: etcd data, pod logs and agent state of an
+	// earlier run in the same directory would describe pods that no longer
+	// exist.
+	for _, sub := range []string{"k8s", "nodes", "pods"} {
+		if err := os.RemoveAll(filepath.Join(cfg.Dir, sub)); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "k8s"), 0o755); err != nil {
 		return nil, err
 	}
@@ -180,6 +188,9 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	c.log.Info("Cluster up", "nodes", len(c.Nodes), "took", time.Since(t0).Round(time.Millisecond))
 	return c, nil
 }
+
+// Dir is where the cluster keeps its state, logs and kubeconfig.
+func (c *Cluster) Dir() string { return c.cfg.Dir }
 
 // Down stops everything Up started and removes every namespace, link and
 // bpffs root, in reverse order. It is safe on a partly built cluster.

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -128,7 +130,6 @@ func (n *Node) AgentArgs() []string {
 		"--socket-path", n.Socket,
 		"--state-dir", filepath.Join(n.dir, "state"),
 		"--bpf-root", n.BPFRoot,
-		"--ipv4-range", n.PodCIDR.String(),
 		"--ipv4-native-routing-cidr", "10.244.0.0/16",
 		"--write-cni-conf-when-ready", n.Conflist(),
 	}, n.c.cfg.AgentArgs...)
@@ -217,9 +218,10 @@ func unixHTTPOK(socket, path string) error {
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("agent %s: %s", path, resp.Status)
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("agent %s: %s: %s", path, resp.Status, bytes.TrimSpace(body))
 	}
 	return nil
 }

@@ -78,6 +78,8 @@ func upCmd() *cobra.Command {
 				return err
 			}
 			defer os.Remove(filepath.Join(dir, "box.pid"))
+			defer os.Remove(filepath.Join(dir, "ready"))
+			defer os.Remove(filepath.Join(dir, "state.json"))
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			c, err := cluster.Up(ctx, cfg)
