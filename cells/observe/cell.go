@@ -45,15 +45,19 @@ var Cell = cell.Module("observe", "Recent flows of the datapath, served to hiven
 type observerParams struct {
 	cell.In
 
-	Config    Config
-	Lifecycle cell.Lifecycle
-	Jobs      cell.Jobs
-	Log       *slog.Logger
-
+	// The flow source and the datapath come before Jobs on purpose: a
+	// module's jobs start and stop where its Jobs was first requested, so
+	// requesting it after them makes the reader start after the datapath
+	// has loaded and stop before the datapath closes its maps.
 	Source    FlowSource                         `optional:"true"`
 	Datapath  datapath.Datapath                  `optional:"true"`
 	DB        *statedb.DB                        `optional:"true"`
 	Endpoints statedb.Table[*endpoints.Endpoint] `optional:"true"`
+
+	Config    Config
+	Lifecycle cell.Lifecycle
+	Jobs      cell.Jobs
+	Log       *slog.Logger
 }
 
 func newObserver(p observerParams) (*Observer, error) {
