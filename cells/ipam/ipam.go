@@ -152,9 +152,8 @@ func newIPAM(p params) (IPAM, error) {
 		}})
 		return m, nil
 	}
-	k := &k8sPodCIDR{ipam: m, nodes: p.Nodes, node: string(p.NodeName), file: p.Dir.Path("ipam-pod-cidr")}
+	k := &k8sPodCIDR{ipam: m, nodes: p.Nodes, node: string(p.NodeName), file: p.Dir.Path("ipam-pod-cidr"), jobs: p.Jobs}
 	p.Lifecycle.Append(cell.Hook{Name: "ipam-restore", OnStart: k.start})
-	p.Jobs.Add(cell.OneShot("watch-pod-cidr", k.watch))
 	return m, nil
 }
 

@@ -53,25 +53,31 @@ type k8sPodCIDR struct {
 	nodes statedb.Table[*corev1.Node]
 	node  string
 	file  string
+	jobs  cell.Jobs
 }
 
 // start restores the pool from the state directory, or else waits (within
 // the hive's start timeout) for the Node to carry a pod CIDR. Until it
 // returns, the endpoints cell answers CNI ADD with "try again later".
+// Once the pool is known it starts watching the Node for a changed CIDR.
 func (k *k8sPodCIDR) start(ctx context.Context) error {
-	if cidr, ok, err := k.saved(); err != nil {
-		return err
-	} else if ok {
-		return k.ipam.restore(ctx, cidr)
-	}
-	cidr, err := k.wait(ctx)
+	cidr, ok, err := k.saved()
 	if err != nil {
 		return err
 	}
-	if err := statedir.WriteFileAtomic(k.file, []byte(cidr.String()+"\n")); err != nil {
-		return fmt.Errorf("persist pod CIDR: %w", err)
+	if !ok {
+		if cidr, err = k.wait(ctx); err != nil {
+			return err
+		}
+		if err := statedir.WriteFileAtomic(k.file, []byte(cidr.String()+"\n")); err != nil {
+			return fmt.Errorf("persist pod CIDR: %w", err)
+		}
 	}
-	return k.ipam.restore(ctx, cidr)
+	if err := k.ipam.restore(ctx, cidr); err != nil {
+		return err
+	}
+	k.jobs.Add(cell.OneShot("watch-pod-cidr", k.watch))
+	return nil
 }
 
 func (k *k8sPodCIDR) saved() (netip.Prefix, bool, error) {

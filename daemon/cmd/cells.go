@@ -10,7 +10,9 @@ import (
 	"github.com/hivenet/hivenet/cells/ipam"
 	"github.com/hivenet/hivenet/cells/k8s"
 	"github.com/hivenet/hivenet/cells/masquerade"
+	"github.com/hivenet/hivenet/cells/nodes"
 	"github.com/hivenet/hivenet/cells/observe"
+	"github.com/hivenet/hivenet/cells/routing"
 	"github.com/hivenet/hivenet/cells/services"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/statedb"
@@ -40,6 +42,8 @@ var Agent = cell.Group(
 		k8s.AgentCell,
 		cell.Feature("kube-proxy-replacement", "Serve Kubernetes Services from BPF maps (ClusterIP, NodePort, LoadBalancer, externalIPs) instead of kube-proxy", true,
 			services.Cell),
+		nodes.Cell,
+		routing.Cell,
 	),
 )
 
