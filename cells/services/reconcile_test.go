@@ -75,7 +75,7 @@ func startTestLB(tb testing.TB, pinDir string, maglev bool) *testLB {
 	}
 	log := slog.New(slog.DiscardHandler)
 	l.ctrl = newController(l.db, l.tables, l.svcs, l.eps, "n1", log)
-	if l.maps, err = openLBMaps(pinDir, 1<<16, log); err != nil {
+	if l.maps, err = openLBMaps(pinDir, testMapSize, log); err != nil {
 		tb.Fatal(err)
 	}
 	if err := restoreIDs(l.maps, l.ctrl.feIDs, l.ctrl.beIDs); err != nil {
@@ -140,9 +140,11 @@ func (l *testLB) apply(svcs []*corev1.Service, eps []*discoveryv1.EndpointSlice,
 
 // waitReconciled waits until the frontends table is initialised, has n
 // frontends and all are in the maps.
-func (l *testLB) waitReconciled(n int) {
+func (l *testLB) waitReconciled(n int) { l.waitReconciledTimeout(n, 10*time.Second) }
+
+func (l *testLB) waitReconciledTimeout(n int, timeout time.Duration) {
 	l.tb.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for {
 		txn := l.db.ReadTxn()
 		init, _ := l.tables.Frontends.Initialized(txn)
@@ -156,9 +158,9 @@ func (l *testLB) waitReconciled(n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			l.tb.Fatalf("frontends not reconciled within 10s: %d of %d done (want %d), initialised %v", done, l.tables.Frontends.NumObjects(txn), n, init)
+			l.tb.Fatalf("frontends not reconciled within %s: %d of %d done (want %d), initialised %v", timeout, done, l.tables.Frontends.NumObjects(txn), n, init)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -260,3 +262,7 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// testMapSize is bpf-lb-map-max for the tests: 10k services with 10
+// backends take 110k slots.
+const testMapSize = 1 << 18
