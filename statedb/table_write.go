@@ -3,7 +3,6 @@ package statedb
 import (
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/hivenet/hivenet/statedb/index"
 )
@@ -260,21 +259,20 @@ func (t *genTable[T]) RegisterInitializer(txn WriteTxn, name string) func(WriteT
 	e.init = init
 	s.changed = true
 
-	var once sync.Once
+	// Idempotent rather than once: a done marked in a transaction that is
+	// then aborted must be markable again.
 	return func(txn WriteTxn) {
-		once.Do(func() {
-			s, err := txn.unwrap().state(&t.tableBase)
-			if err != nil {
-				panic(fmt.Sprintf("statedb: initializer %q done: %s", name, err))
-			}
-			e := &s.entry
-			if e.init == nil {
-				return
-			}
-			init := *e.init
-			init.pending = slices.DeleteFunc(slices.Clone(init.pending), func(n string) bool { return n == name })
-			e.init = &init
-			s.changed = true
-		})
+		s, err := txn.unwrap().state(&t.tableBase)
+		if err != nil {
+			panic(fmt.Sprintf("statedb: initializer %q done: %s", name, err))
+		}
+		e := &s.entry
+		if e.init == nil || !slices.Contains(e.init.pending, name) {
+			return
+		}
+		init := *e.init
+		init.pending = slices.DeleteFunc(slices.Clone(init.pending), func(n string) bool { return n == name })
+		e.init = &init
+		s.changed = true
 	}
 }

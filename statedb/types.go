@@ -94,7 +94,9 @@ type RWTable[T any] interface {
 	// RegisterInitializer marks the table uninitialised until the returned
 	// function has been called (in a later write transaction that locks the
 	// table) by every registered initializer. A k8s reflector registers one
-	// and calls it once its initial listing is in the table.
+	// and calls it once its initial listing is in the table. Calling it
+	// again is harmless; calling it in a transaction that is aborted has no
+	// effect, so it can be called again later.
 	RegisterInitializer(txn WriteTxn, name string) func(WriteTxn)
 }
 
