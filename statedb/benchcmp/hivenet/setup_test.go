@@ -8,18 +8,27 @@ import (
 	"github.com/hivenet/hivenet/statedb"
 )
 
-func newTestDB(b *testing.B, secondary ...statedb.Indexer[*testObject]) (*statedb.DB, statedb.RWTable[*testObject]) {
+func newDB(b *testing.B) *statedb.DB {
 	db := statedb.New()
-	table, err := statedb.NewTable("test", idIndex, secondary...)
+	if err := db.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Stop() })
+	return db
+}
+
+func newTable(b *testing.B, db *statedb.DB, name string, primary statedb.Indexer[*testObject], secondary ...statedb.Indexer[*testObject]) statedb.RWTable[*testObject] {
+	table, err := statedb.NewTable(name, primary, secondary...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := db.RegisterTable(table); err != nil {
 		b.Fatal(err)
 	}
-	if err := db.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Stop() })
-	return db, table
+	return table
+}
+
+func newTestDB(b *testing.B, secondary ...statedb.Indexer[*testObject]) (*statedb.DB, statedb.RWTable[*testObject]) {
+	db := newDB(b)
+	return db, newTable(b, db, "test", idIndex, secondary...)
 }
