@@ -18,12 +18,6 @@ func sh(name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-func must(errs *[]error, _ string, err error) {
-	if err != nil {
-		*errs = append(*errs, err)
-	}
-}
-
 // network is the box's L2 segment: a bridge in the host namespace.
 type network struct {
 	bridge  string
