@@ -130,7 +130,7 @@ func (h *Hive) jobsFor(module string) Jobs {
 			log = h.moduleLogger(module)
 		}
 		env := jobEnv{health: h.health.scope(module), log: log, shutdown: h.Shutdown}
-		g = newJobGroup(module, env, h.lifecycle.forModule(module))
+		g = newJobGroup(env, h.lifecycle.forModule(module))
 		h.jobs[module] = g
 	}
 	return g

@@ -5,14 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 )
 
-// Jobs runs a module's background work. Jobs added before the hive starts begin
-// when the lifecycle reaches the point where the module's Jobs was first
-// requested (so after the module's dependencies started); jobs added later begin
-// at once. All of a module's jobs are cancelled and awaited when the hive stops.
+// Jobs runs a module's background work. A job starts when the lifecycle
+// reaches the point where it was added: a job added by a constructor starts
+// after everything that constructor depends on, and so stops before those
+// dependencies stop (a flow reader stops before the datapath closes its
+// maps). A job added once the hive is running starts at once. Every job is
+// cancelled and awaited when the hive stops.
 type Jobs interface {
 	Add(jobs ...Job)
 }
@@ -30,71 +31,49 @@ type jobEnv struct {
 }
 
 type jobGroup struct {
-	module string
-	env    jobEnv
-
-	mu      sync.Mutex
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	pending []Job
-	running bool
+	env jobEnv
+	lc  Lifecycle
 }
 
-func newJobGroup(module string, env jobEnv, lc Lifecycle) *jobGroup {
-	g := &jobGroup{module: module, env: env}
-	lc.Append(Hook{Name: "jobs", OnStart: g.start, OnStop: g.stop})
-	return g
+func newJobGroup(env jobEnv, lc Lifecycle) *jobGroup {
+	return &jobGroup{env: env, lc: lc}
 }
 
 func (g *jobGroup) Add(jobs ...Job) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.running {
-		for _, j := range jobs {
-			g.spawn(j)
-		}
-		return
+	for _, j := range jobs {
+		r := &jobRunner{job: j, env: g.env}
+		r.env.health = g.env.health.NewScope("job-" + j.jobName())
+		r.env.log = g.env.log.With("job", j.jobName())
+		g.lc.Append(Hook{Name: "job-" + j.jobName(), OnStart: r.start, OnStop: r.stop})
 	}
-	g.pending = append(g.pending, jobs...)
 }
 
-func (g *jobGroup) spawn(j Job) {
-	env := g.env
-	env.health = g.env.health.NewScope("job-" + j.jobName())
-	env.log = g.env.log.With("job", j.jobName())
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		j.run(g.ctx, env)
-	}()
+// jobRunner is one job's goroutine, started and stopped by its hook.
+type jobRunner struct {
+	job    Job
+	env    jobEnv
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
-func (g *jobGroup) start(context.Context) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+func (r *jobRunner) start(context.Context) error {
 	// Jobs outlive the start context; they end when stop cancels them.
-	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.running = true
-	for _, j := range g.pending {
-		g.spawn(j)
-	}
-	g.pending = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.job.run(ctx, r.env)
+	}()
 	return nil
 }
 
-func (g *jobGroup) stop(ctx context.Context) error {
-	g.mu.Lock()
-	g.running = false
-	g.cancel()
-	g.mu.Unlock()
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
+func (r *jobRunner) stop(ctx context.Context) error {
+	r.cancel()
 	select {
-	case <-done:
+	case <-r.done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("jobs did not stop in time: %w", ctx.Err())
+		return fmt.Errorf("job %s did not stop in time: %w", r.job.jobName(), ctx.Err())
 	}
 }
 

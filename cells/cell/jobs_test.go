@@ -230,3 +230,60 @@ func TestHealthAggregation(t *testing.T) {
 		}
 	}
 }
+
+// TestJobsStopBeforeTheirDependencies: a job added by a constructor stops
+// before the objects that constructor depends on, whatever the order of the
+// constructor's parameters (here Jobs comes first).
+func TestJobsStopBeforeTheirDependencies(t *testing.T) {
+	rec := &recorder{}
+	h := newHive(t, nil,
+		cell.Module("maps", "owns maps", cell.Provide(func(lc cell.Lifecycle) A {
+			lc.Append(cell.Hook{Name: "maps",
+				OnStart: func(context.Context) error { rec.add("open maps"); return nil },
+				OnStop:  func(context.Context) error { rec.add("close maps"); return nil }})
+			return A{}
+		})),
+		cell.Module("reader", "reads the maps", cell.Invoke(func(jobs cell.Jobs, _ A) {
+			jobs.Add(cell.OneShot("read", func(ctx context.Context, _ cell.Health) error {
+				rec.add("reader running")
+				<-ctx.Done()
+				rec.add("reader exited")
+				return nil
+			}))
+		})),
+	)
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "reader running", func() bool { return len(rec.get()) == 2 })
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := "open maps,reader running,reader exited,close maps"
+	if got := strings.Join(rec.get(), ","); got != want {
+		t.Fatalf("order = %s, want %s", got, want)
+	}
+}
+
+// TestHookAppendedWhileRunning starts at once and stops with the hive.
+func TestHookAppendedWhileRunning(t *testing.T) {
+	rec := &recorder{}
+	var jobs cell.Jobs
+	h := newHive(t, nil, cell.Module("late", "adds work late", cell.Invoke(func(j cell.Jobs) { jobs = j })))
+	if err := h.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	jobs.Add(cell.OneShot("late", func(ctx context.Context, _ cell.Health) error {
+		rec.add("late running")
+		<-ctx.Done()
+		rec.add("late exited")
+		return nil
+	}))
+	eventually(t, "late job running", func() bool { return len(rec.get()) == 1 })
+	if err := h.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.get(), ","); got != "late running,late exited" {
+		t.Fatalf("events = %s", got)
+	}
+}

@@ -22,7 +22,8 @@ type Hook struct {
 
 // Lifecycle collects hooks. Hooks start in the order they were appended, which
 // is dependency order because constructors run after their dependencies, and
-// stop in reverse.
+// stop in reverse. A hook appended while the hive is running (by a start hook
+// or a job) starts at once and stops with the others, in reverse order.
 type Lifecycle interface {
 	Append(Hook)
 }
@@ -56,6 +57,7 @@ type lifecycle struct {
 	mu      sync.Mutex
 	hooks   []hookEntry
 	started int // hooks[:started] have started successfully
+	running bool
 	log     func() *slog.Logger
 }
 
@@ -67,9 +69,34 @@ type moduleLifecycle struct {
 }
 
 func (m moduleLifecycle) Append(h Hook) {
-	m.lc.mu.Lock()
-	defer m.lc.mu.Unlock()
-	m.lc.hooks = append(m.lc.hooks, hookEntry{module: m.module, hook: h})
+	e := hookEntry{module: m.module, hook: h}
+	lc := m.lc
+	lc.mu.Lock()
+	if !lc.running {
+		lc.hooks = append(lc.hooks, e)
+		lc.mu.Unlock()
+		return
+	}
+	lc.mu.Unlock()
+	// Late hooks start outside the lock: OnStart may append hooks itself.
+	if h.OnStart != nil {
+		if err := h.OnStart(context.Background()); err != nil {
+			lc.log().Error("Hook appended while running failed to start", "module", e.module, "hook", e.name(), "error", err)
+			return
+		}
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	if !lc.running {
+		// The hive began stopping meanwhile: undo, as stop would have.
+		if h.OnStop != nil {
+			go func() { _ = h.OnStop(context.Background()) }()
+		}
+		return
+	}
+	// Everything before is started, so the invariant hooks[:started] holds.
+	lc.hooks = append(lc.hooks, e)
+	lc.started = len(lc.hooks)
 }
 
 // ErrStart wraps the error of a hive whose start failed; the message names the
@@ -82,6 +109,7 @@ func (lc *lifecycle) start(ctx context.Context) error {
 	for {
 		lc.mu.Lock()
 		if lc.started >= len(lc.hooks) {
+			lc.running = true
 			lc.mu.Unlock()
 			return nil
 		}
@@ -116,6 +144,9 @@ func (lc *lifecycle) start(ctx context.Context) error {
 // stop runs the stop hooks of the started hooks in reverse order, all of them
 // even when some fail, and returns their errors joined.
 func (lc *lifecycle) stop(ctx context.Context) error {
+	lc.mu.Lock()
+	lc.running = false
+	lc.mu.Unlock()
 	var errs []error
 	for {
 		lc.mu.Lock()
