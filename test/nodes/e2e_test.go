@@ -9,12 +9,14 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hivenet/hivenet/cells/nodes"
@@ -44,6 +46,24 @@ func TestPodToPodAcrossNodesNative(t *testing.T) {
 	crossNodeTCP(t, a, b)
 	crossNodeTCP(t, b, a)
 	restartKeepsTraffic(t, n1, 1, a, b)
+
+	// A node whose agent starts before its Node object is registered: CNI
+	// ADD answers "try again later" until the pod CIDR is known.
+	n3 := c.newNode()
+	n3.spawnAgent()
+	ns := n3.name + "-early"
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	out, err := n3.cni("ADD", "ctr-early", "/var/run/netns/"+ns, "K8S_POD_NAMESPACE=default;K8S_POD_NAME=early")
+	var cniErr types.Error
+	if err == nil || json.Unmarshal(out, &cniErr) != nil || cniErr.Code != types.ErrTryAgainLater {
+		t.Fatalf("CNI ADD before the node's pod CIDR is known: %v %s, want error code %d (try again later)", err, out, types.ErrTryAgainLater)
+	}
+	n3.podCIDR = c.registerNode(ctx, n3.name, n3.ip)
+	n3.waitHealthy()
+	p3 := n3.addPod("c")
+	checkPodAddress(t, n3, p3)
+	crossNodeTCP(t, p3, b)
 }
 
 func TestPodToPodAcrossNodesTunnel(t *testing.T) {
@@ -140,11 +160,14 @@ func checkPodAddress(t *testing.T, n *node, p *pod) {
 	}
 }
 
+// nextPort numbers the echo servers of crossNodeTCP.
+var nextPort atomic.Int32
+
 // crossNodeTCP opens a TCP connection from one pod to the other and checks
 // that the server sees the client's own pod address (no masquerading).
 func crossNodeTCP(t *testing.T, from, to *pod) {
 	t.Helper()
-	port := uint16(8000 + len(from.name)*10 + len(to.name))
+	port := uint16(9000 + nextPort.Add(1))
 	peers := serveEcho(listenTCP(t, to.netns, netip.AddrPortFrom(to.ip, port)))
 	c, err := dialTCP(t, from.netns, netip.AddrPortFrom(to.ip, port))
 	if err != nil {

@@ -303,11 +303,19 @@ func (c *cluster) setKubeletStatus(n *corev1.Node, ip netip.Addr, now metav1.Tim
 
 // addNode makes a node: namespace, Node object, agent.
 func (c *cluster) addNode(ctx context.Context, extraArgs ...string) *node {
+	c.t.Helper()
+	n := c.newNode(extraArgs...)
+	n.podCIDR = c.registerNode(ctx, n.name, n.ip)
+	n.startAgent()
+	return n
+}
+
+// newNode makes the namespace of a node and its agent's arguments.
+func (c *cluster) newNode(extraArgs ...string) *node {
 	t := c.t
 	t.Helper()
 	name, ip := c.addNetns()
 	n := &node{c: c, t: t, name: name, ip: ip, dir: t.TempDir(), bpfRoot: "/sys/fs/bpf/" + name}
-	n.podCIDR = c.registerNode(ctx, name, ip)
 	n.sock = filepath.Join(n.dir, "agent.sock")
 	t.Cleanup(func() { os.RemoveAll(n.bpfRoot) })
 	n.args = append([]string{
@@ -323,12 +331,18 @@ func (c *cluster) addNode(ctx context.Context, extraArgs ...string) *node {
 		// The VXLAN header takes 50 bytes of the bridge's 1500.
 		n.args = append(n.args, "--mtu", "1450")
 	}
-	n.startAgent()
 	t.Cleanup(n.stopAgent)
 	return n
 }
 
 func (n *node) startAgent() {
+	n.t.Helper()
+	n.spawnAgent()
+	n.waitHealthy()
+}
+
+// spawnAgent starts the agent process without waiting for it.
+func (n *node) spawnAgent() {
 	n.t.Helper()
 	n.agentLog = &syncBuffer{}
 	// nsenter, not `ip netns exec`: the latter gives the agent a private
@@ -340,7 +354,6 @@ func (n *node) startAgent() {
 	}
 	n.waitErr = make(chan error, 1)
 	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.agent, n.waitErr)
-	n.waitHealthy()
 }
 
 func (n *node) waitHealthy() {
