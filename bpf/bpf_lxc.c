@@ -132,7 +132,7 @@ int cil_from_container(struct __sk_buff *ctx)
 	 * backend. A frontend without backends is rejected (lib/lb.h). */
 	ret = lb4_from_container(ctx, &p);
 	if (ret == -DROP_NO_SERVICE)
-		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret), lb4_reject(ctx, &p, ifindex);
+		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret), lb4_reject(ctx, &p, ifindex, true);
 	if (ret < 0)
 		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret);
 

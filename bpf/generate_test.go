@@ -18,28 +18,40 @@ func TestGeneratedBindingsUpToDate(t *testing.T) {
 	src, err := os.ReadFile("gen.go")
 	must(t, err)
 	const directive = "//go:generate go tool bpf2go "
-	var args []string
+	var directives [][]string
 	for _, line := range strings.Split(string(src), "\n") {
 		if rest, ok := strings.CutPrefix(line, directive); ok {
-			args = strings.Fields(rest)
+			directives = append(directives, strings.Fields(rest))
 		}
 	}
-	if args == nil {
+	if directives == nil {
 		t.Fatal("no bpf2go directive in gen.go")
 	}
-	out := t.TempDir()
-	cmd := exec.Command("go", append([]string{"tool", "bpf2go", "-output-dir", out}, args...)...)
-	cmd.Env = append(os.Environ(), "GOPACKAGE=bpf", "GOFILE=gen.go")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("bpf2go: %v\n%s", err, msg)
-	}
-	for _, name := range []string{"lxc_bpfel.go", "lxc_bpfel.o"} {
-		fresh, err := os.ReadFile(filepath.Join(out, name))
-		must(t, err)
-		committed, err := os.ReadFile(name)
-		must(t, err)
-		if !bytes.Equal(fresh, committed) {
-			t.Errorf("%s is stale: run go generate ./bpf/... and commit the result", name)
+	for _, args := range directives {
+		// The stem is the first argument that is not a flag or a flag's value.
+		stem := ""
+		for i := 0; i < len(args); i++ {
+			if strings.HasPrefix(args[i], "-") {
+				i++
+				continue
+			}
+			stem = args[i]
+			break
+		}
+		out := t.TempDir()
+		cmd := exec.Command("go", append([]string{"tool", "bpf2go", "-output-dir", out}, args...)...)
+		cmd.Env = append(os.Environ(), "GOPACKAGE=bpf", "GOFILE=gen.go")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("bpf2go %s: %v\n%s", stem, err, msg)
+		}
+		for _, name := range []string{stem + "_bpfel.go", stem + "_bpfel.o"} {
+			fresh, err := os.ReadFile(filepath.Join(out, name))
+			must(t, err)
+			committed, err := os.ReadFile(name)
+			must(t, err)
+			if !bytes.Equal(fresh, committed) {
+				t.Errorf("%s is stale: run go generate ./bpf/... and commit the result", name)
+			}
 		}
 	}
 }

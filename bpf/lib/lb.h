@@ -376,11 +376,12 @@ lb4_service_ct(const struct pkt *p, struct lb4_key *key,
 
 /*
  * lb4_reject turns the packet into an ICMP port unreachable from the
- * frontend to the client and sends it back into the client's namespace
- * (ifindex is the client's node-side veth). It returns a TC action.
+ * frontend to the client and sends it back: into the client's namespace
+ * (peer, ifindex the client's node-side veth) or out of the device it came
+ * in on. It returns a TC action.
  */
 static __always_inline int lb4_reject(struct __sk_buff *ctx, const struct pkt *p,
-				      __u32 ifindex)
+				      __u32 ifindex, bool peer)
 {
 	struct ethhdr eth;
 	struct {
@@ -427,7 +428,9 @@ static __always_inline int lb4_reject(struct __sk_buff *ctx, const struct pkt *p
 	if (bpf_skb_store_bytes(ctx, 0, &eth, sizeof(eth), 0) < 0 ||
 	    bpf_skb_store_bytes(ctx, IP_OFF, &r, sizeof(r), 0) < 0)
 		return TC_ACT_SHOT;
-	return bpf_redirect_peer(ifindex, 0);
+	if (peer)
+		return bpf_redirect_peer(ifindex, 0);
+	return bpf_redirect(ifindex, 0);
 }
 
 /*
