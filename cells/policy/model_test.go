@@ -79,8 +79,15 @@ func (m *model) syncCIDRs(prefixes ...string) {
 	for _, s := range prefixes {
 		ps = append(ps, netip.MustParsePrefix(s))
 	}
+	keep := map[identity.ID]bool{}
 	for _, id := range m.cidr.Sync(ps) {
 		m.r.UpsertIdentity(id)
+		keep[id.ID] = true
+	}
+	for id, ident := range m.r.identities {
+		if ident.Kind == identity.KindCIDR && !keep[id] {
+			m.r.DeleteIdentity(id)
+		}
 	}
 }
 
