@@ -13,6 +13,7 @@ import (
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
 	"github.com/hivenet/hivenet/cells/datapath"
+	"github.com/hivenet/hivenet/cells/identity"
 	"github.com/hivenet/hivenet/cells/ipam"
 	"github.com/hivenet/hivenet/cells/statedir"
 	"github.com/hivenet/hivenet/reconcilers"
@@ -63,6 +64,8 @@ type params struct {
 	Health    cell.Health
 	Log       *slog.Logger
 	API       api.Config `optional:"true"`
+	// PodIdentities is the identity cell's table, absent without k8s.
+	PodIdentities statedb.Table[*identity.PodIdentity] `optional:"true"`
 }
 
 func newManager(p params) (*manager, error) {
@@ -78,6 +81,9 @@ func newManager(p params) (*manager, error) {
 	m.initDone = p.Table.RegisterInitializer(wtxn, "endpoints-restored")
 	wtxn.Commit()
 	p.Lifecycle.Append(cell.Hook{Name: "endpoints", OnStart: m.start, OnStop: m.stop})
+	if p.PodIdentities != nil {
+		p.Jobs.Add(cell.OneShot("follow-pod-identities", m.followIdentities(p.PodIdentities)))
+	}
 	return m, nil
 }
 
