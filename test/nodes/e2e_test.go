@@ -332,6 +332,20 @@ func apiServerOutage(t *testing.T, ctx context.Context, c *cluster, agents []*no
 	c.cp.StopAPIServer()
 	t.Log("API server stopped")
 	outage := time.After(30 * time.Second)
+	// One agent crashes and restarts while the API server is away: it comes
+	// back from its state directory alone and must not prune what it
+	// cannot list.
+	restarted := agents[len(agents)-1]
+	before := restarted.kernelRoutes()
+	time.Sleep(2 * time.Second)
+	restarted.killAgent()
+	restarted.spawnAgent()
+	restarted.waitServing()
+	time.Sleep(2 * time.Second)
+	if got := restarted.kernelRoutes(); got != before {
+		t.Fatalf("routes of %s changed when it restarted without the API server:\nbefore:\n%s\nafter:\n%s", restarted.name, before, got)
+	}
+	t.Logf("agent %s restarted while the API server was down", restarted.name)
 	for done := false; !done; {
 		select {
 		case <-outage:

@@ -380,6 +380,25 @@ func (n *node) waitHealthy() {
 	}
 }
 
+// waitServing waits until the agent answers on its API socket, healthy or
+// not (without the API server, its Kubernetes watchers are not).
+func (n *node) waitServing() {
+	n.t.Helper()
+	waitFor(n.t, 60*time.Second, "agent "+n.name+" serving", func() error {
+		select {
+		case err := <-n.waitErr:
+			n.t.Fatalf("agent %s exited: %v\n%s", n.name, err, n.agentLog)
+		default:
+		}
+		resp, err := n.api().Get("http://agent/v1/status")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	})
+}
+
 // status is the agent's /v1/status, for failure messages.
 func (n *node) status() string {
 	resp, err := n.api().Get("http://agent/v1/status")
