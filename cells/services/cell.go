@@ -21,6 +21,7 @@ import (
 // kube-proxy-replacement. Backend selection is the datapath's
 // bpf-lb-algorithm, the maps' size its bpf-lb-map-max.
 var Cell = cell.Module("services", "Kubernetes Services load-balanced by the datapath (kube-proxy replacement)",
+	cell.Config(DefaultConfig),
 	cell.Provide(
 		newTables,
 		func(t Tables) statedb.Table[*Frontend] { return t.Frontends },
@@ -34,6 +35,7 @@ var Cell = cell.Module("services", "Kubernetes Services load-balanced by the dat
 type params struct {
 	cell.In
 
+	Config    Config
 	DB        *statedb.DB
 	Tables    Tables
 	Services  statedb.Table[*corev1.Service]
@@ -49,7 +51,11 @@ type params struct {
 // maps are pinned), the reconciler of the frontends into the lb4 maps.
 func register(p params) {
 	ctrl := newController(p.DB, p.Tables, p.Services, p.Slices, string(p.Node), p.Log)
-	var maps *lbMaps
+	var (
+		maps  *lbMaps
+		hosts []*bpf.Host
+	)
+	hc := &healthChecker{db: p.DB, svcs: p.Tables.Services, log: p.Log, servers: map[uint16]*hcServer{}}
 	p.Lifecycle.Append(cell.Hook{
 		Name: "lb-maps",
 		OnStart: func(context.Context) error {
@@ -75,7 +81,11 @@ func register(p params) {
 			if err != nil {
 				return err
 			}
+			if hosts, err = attachNetdevs(p.Config, dcfg, p.Log); err != nil {
+				return err
+			}
 			p.Jobs.Add(
+				cell.OneShot("health-check-node-ports", func(ctx context.Context, h cell.Health) error { return hc.run(ctx, h) }),
 				cell.OneShot("derive-services", func(ctx context.Context, h cell.Health) error {
 					return ctrl.run(ctx, h)
 				}),
@@ -86,6 +96,7 @@ func register(p params) {
 			return nil
 		},
 		OnStop: func(context.Context) error {
+			closeHosts(hosts)
 			if maps != nil {
 				maps.close()
 			}

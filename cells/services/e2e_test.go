@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +47,16 @@ func (n *e2eNode) createService(name string, mutate ...func(*corev1.Service)) *c
 // address ready, on this node, on port (protocol proto) named portName.
 func (n *e2eNode) setEndpoints(svc, portName string, proto corev1.Protocol, port int32, ips ...netip.Addr) {
 	n.t.Helper()
+	nodes := make([]string, len(ips))
+	for i := range nodes {
+		nodes[i] = n.prefix
+	}
+	n.setEndpointsOn(svc, portName, proto, port, ips, nodes)
+}
+
+// setEndpointsOn is setEndpoints with each address's node.
+func (n *e2eNode) setEndpointsOn(svc, portName string, proto corev1.Protocol, port int32, ips []netip.Addr, nodes []string) {
+	n.t.Helper()
 	sl := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: svc + "-hvsv", Labels: map[string]string{
 			discoveryv1.LabelServiceName: svc,
@@ -52,10 +65,10 @@ func (n *e2eNode) setEndpoints(svc, portName string, proto corev1.Protocol, port
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr(portName), Port: ptr(port), Protocol: ptr(proto)}},
 	}
-	for _, ip := range ips {
+	for i, ip := range ips {
 		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
 			Addresses:  []string{ip.String()},
-			NodeName:   ptr(n.prefix),
+			NodeName:   ptr(nodes[i]),
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)},
 		})
 	}
@@ -300,5 +313,121 @@ func TestE2EClusterIP(t *testing.T) {
 			t.Errorf("at 10 backends, connections reached only %d of them", len(seen))
 		}
 		t.Logf("%d connections, backends reached: %d", ok.Load(), len(seen))
+	})
+}
+
+// TestE2EFromOutside reaches Services from outside the node (the host's
+// namespace, across the node's external device): NodePort on the node's
+// address, a LoadBalancer ingress IP and an external IP routed to the
+// node, externalTrafficPolicy: Local with its health-check node port, and
+// internalTrafficPolicy: Local from a pod.
+func TestE2EFromOutside(t *testing.T) {
+	n := newE2ENode(t)
+	web0, web1 := n.addPod("web0"), n.addPod("web1")
+	client := n.addPod("client")
+	serveName(t, web0.netns, netip.AddrPortFrom(web0.ip, 8080), "web0")
+	serveName(t, web1.netns, netip.AddrPortFrom(web1.ip, 8080), "web1")
+	o := n.hostIP.As4()[2]
+	lbIP := netip.AddrFrom4([4]byte{198, 51, 100, o})
+	extIP := netip.AddrFrom4([4]byte{192, 0, 2, o})
+	for _, ip := range []netip.Addr{lbIP, extIP} {
+		run(t, "ip", "route", "add", ip.String()+"/32", "via", n.nodeIP.String())
+		t.Cleanup(func() { exec.Command("ip", "route", "del", ip.String()+"/32").Run() })
+	}
+
+	svc := n.createService("public", func(s *corev1.Service) {
+		s.Spec.Type = corev1.ServiceTypeLoadBalancer
+		s.Spec.ExternalIPs = []string{extIP.String()}
+	})
+	svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: lbIP.String()}}
+	if _, err := n.k8s.CoreV1().Services("default").UpdateStatus(context.Background(), svc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.setEndpoints("public", "http", corev1.ProtocolTCP, 8080, web0.ip, web1.ip)
+	nodePort := uint16(svc.Spec.Ports[0].NodePort)
+	n.waitFrontend(fmt.Sprintf("0.0.0.0:%d/TCP", nodePort), 2)
+	n.waitFrontend(lbIP.String()+":80/TCP", 2)
+	n.waitFrontend(extIP.String()+":80/TCP", 2)
+
+	for _, fe := range []netip.AddrPort{
+		netip.AddrPortFrom(n.nodeIP, nodePort),
+		netip.AddrPortFrom(lbIP, 80),
+		netip.AddrPortFrom(extIP, 80),
+	} {
+		seen := map[string]bool{}
+		for i := 0; i < 40 && len(seen) < 2; i++ {
+			name, peer, remote, err := askName(t, "", fe)
+			if err != nil {
+				t.Fatalf("outside -> %s: %v\nagent log:\n%s", fe, err, n.log())
+			}
+			if remote != fe.String() || !strings.HasPrefix(peer, n.hostIP.String()+":") {
+				t.Fatalf("outside -> %s: client saw %s, backend saw %s (want the client's own %s)", fe, remote, peer, n.hostIP)
+			}
+			seen[name] = true
+		}
+		if len(seen) != 2 {
+			t.Errorf("outside -> %s reached only %v", fe, seen)
+		}
+	}
+
+	t.Run("ExternalTrafficPolicyLocal", func(t *testing.T) {
+		local := n.createService("local", func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+		})
+		hc := local.Spec.HealthCheckNodePort
+		if hc == 0 {
+			t.Fatal("the API server allocated no health-check node port")
+		}
+		np := uint16(local.Spec.Ports[0].NodePort)
+		// web1 is "on another node": only web0 serves here.
+		n.setEndpointsOn("local", "http", corev1.ProtocolTCP, 8080, []netip.Addr{web0.ip, web1.ip}, []string{n.prefix, "elsewhere"})
+		n.waitFrontend(fmt.Sprintf("0.0.0.0:%d/TCP", np), 1)
+		for range 10 {
+			name, peer, _, err := askName(t, "", netip.AddrPortFrom(n.nodeIP, np))
+			if err != nil || name != "web0" || !strings.HasPrefix(peer, n.hostIP.String()+":") {
+				t.Fatalf("Local policy: %s (peer %s), %v; want web0 only, client address kept", name, peer, err)
+			}
+		}
+		healthz := func() (int, string) {
+			c := http.Client{Timeout: 3 * time.Second}
+			resp, err := c.Get(fmt.Sprintf("http://%s:%d/", n.nodeIP, hc))
+			if err != nil {
+				return 0, err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		waitHC := func(code int, body string) {
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				got, b := healthz()
+				if got == code && strings.Contains(b, body) {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("health-check node port %d: %d %s, want %d with %s", hc, got, b, code, body)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		waitHC(http.StatusOK, `"localEndpoints":1`)
+		n.setEndpointsOn("local", "http", corev1.ProtocolTCP, 8080, []netip.Addr{web1.ip}, []string{"elsewhere"})
+		waitHC(http.StatusServiceUnavailable, `"localEndpoints":0`)
+	})
+
+	t.Run("InternalTrafficPolicyLocal", func(t *testing.T) {
+		itp := n.createService("itp", func(s *corev1.Service) {
+			s.Spec.InternalTrafficPolicy = ptr(corev1.ServiceInternalTrafficPolicyLocal)
+		})
+		n.setEndpointsOn("itp", "http", corev1.ProtocolTCP, 8080, []netip.Addr{web0.ip, web1.ip}, []string{"elsewhere", n.prefix})
+		fe := clusterIP(itp, 80)
+		n.waitFrontend(fe.String()+"/TCP", 1)
+		for range 10 {
+			if name, _, _, err := askName(t, client.netns, fe); err != nil || name != "web1" {
+				t.Fatalf("internalTrafficPolicy Local: %s, %v; want this node's web1 only", name, err)
+			}
+		}
 	})
 }
