@@ -1,9 +1,12 @@
 package routing
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -97,4 +100,31 @@ func cmpInt(a, b int) int {
 		return 1
 	}
 	return 0
+}
+
+// ErrContestedPodCIDR is reported (as degraded health) while two nodes
+// claim the same pod CIDR; neither gets a route until one of them changes.
+var ErrContestedPodCIDR = errors.New("pod CIDR claimed by several nodes")
+
+// contested returns an error naming every IPv4 pod CIDR that more than one
+// node claims, or nil.
+func contested(all []*nodes.Node) error {
+	claims := map[netip.Prefix][]string{}
+	for _, n := range all {
+		if cidr, ok := n.PodCIDR4(); ok {
+			claims[cidr] = append(claims[cidr], n.Name)
+		}
+	}
+	var msgs []string
+	for cidr, names := range claims {
+		if len(names) > 1 {
+			slices.Sort(names)
+			msgs = append(msgs, fmt.Sprintf("%s by %s", cidr, strings.Join(names, ", ")))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	slices.Sort(msgs)
+	return fmt.Errorf("%w: %s (with --ipam=static, give each node its own --ipv4-range)", ErrContestedPodCIDR, strings.Join(msgs, "; "))
 }

@@ -23,6 +23,8 @@
 // nothing it would re-add: routes of live nodes stay in the kernel while it
 // restarts, and forwarding continues while the API server is away.
 //
+// Sentinel errors: ErrContestedPodCIDR.
+//
 // Routes of protocol 211 in the main table belong to this cell's reconciler:
 // another cell that needs such routes should write rows into "routes".
 package routing

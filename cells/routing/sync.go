@@ -74,7 +74,9 @@ func (s *syncer) run(ctx context.Context, health cell.Health) error {
 		if nr+np > 0 {
 			s.log.Info("Routes to other nodes changed", "routes", len(routes), "peers", len(peers), "changed", nr+np)
 		}
-		if retry == nil {
+		if err := contested(all); err != nil {
+			health.Degraded("routes left out", err)
+		} else if retry == nil {
 			health.OK(msg)
 		}
 
