@@ -2,6 +2,7 @@ package ipam_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -152,4 +153,9 @@ func TestPodCIDROf(t *testing.T) {
 			t.Errorf("%+v: %s %v %v, want %q err=%v", tc.spec, got, ok, err, tc.want, tc.err)
 		}
 	}
+}
+
+func ExampleRouterOf() {
+	fmt.Println(ipam.RouterOf(netip.MustParsePrefix("10.244.3.0/24")))
+	// Output: 10.244.3.1
 }

@@ -18,7 +18,11 @@ import (
 )
 
 // newTestNetns makes a network namespace named hvnd-* and a handle in it.
-func newTestNetns(t *testing.T) *vnl.Handle {
+func newTestNetns(t *testing.T) *vnl.Handle { return newNetns(t) }
+
+func newBenchNetns(b *testing.B) *vnl.Handle { return newNetns(b) }
+
+func newNetns(t testing.TB) *vnl.Handle {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("this test creates a network namespace and a VXLAN device: run it as root")
@@ -148,4 +152,26 @@ func TestPeerOpsInstallPruneDelete(t *testing.T) {
 	if err := ops.Delete(ctx, p2); err != nil {
 		t.Fatalf("deleting what is gone: %v", err)
 	}
+}
+
+// BenchmarkPeerOpsUpdate measures installing tunnel peers (FDB and
+// neighbour entry each) into the kernel, the work a node does per remote
+// node joining the cluster in tunnel mode.
+func BenchmarkPeerOpsUpdate(b *testing.B) {
+	h := newBenchNetns(b)
+	if err := ensureDevice(h, DefaultVXLANPort, slog.New(slog.DiscardHandler)); err != nil {
+		b.Fatal(err)
+	}
+	ops := newPeerOps(h, DeviceName)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		v := netip.AddrFrom4([4]byte{192, 168, byte(i >> 8), byte(i)})
+		p := &Peer{IP: netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 1}), MAC: VTEPMAC(v), VTEP: v}
+		if err := ops.Update(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		i = (i + 1) % 60000
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "peers/s")
 }
