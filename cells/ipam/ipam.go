@@ -72,7 +72,9 @@ type IPAM interface {
 	Release(owner string) error
 	// Router is the node's gateway address for pods.
 	Router() netip.Addr
-	// Range is the pod CIDR.
+	// Range is the pod CIDR. Router and Range are valid once the cell has
+	// started (in kubernetes mode, once the Node had a pod CIDR); cells
+	// that depend on IPAM start after it.
 	Range() netip.Prefix
 }
 
@@ -106,7 +108,6 @@ type params struct {
 	Dir       statedir.Dir
 	Lifecycle cell.Lifecycle
 	Jobs      cell.Jobs
-	Health    cell.Health
 	Log       *slog.Logger
 
 	// Present only when the agent watches Kubernetes.
