@@ -15,6 +15,12 @@
 //     knows every other's without publishing it, and each agent sets its
 //     device's MAC from its own internal IP.
 //
+// MTU: the VXLAN device keeps the kernel's default of 1500, so a full-sized
+// pod packet still crosses (its outer UDP packet is fragmented on the
+// underlay) rather than being dropped; for full speed give pods an MTU 50
+// bytes below the underlay's (--mtu=1450 on a 1500-byte network), as the
+// multi-node tests do.
+//
 // Desired state is two tables derived from the nodes table: "routes"
 // (reconciled by the reconcilers/netlink route Operations into the main
 // table, owning only routes of hivenet's protocol 211) and, in tunnel mode,
