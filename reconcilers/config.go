@@ -85,7 +85,7 @@ func (c *Config[T]) validate() error {
 		errs = append(errs, errors.New("DB is nil"))
 	}
 	if c.Table == nil {
-		errs = append(errs, errors.New("Table is nil"))
+		errs = append(errs, errors.New("config has no Table"))
 	}
 	if c.Operations == nil {
 		errs = append(errs, errors.New("Operations is nil"))

@@ -227,7 +227,7 @@ func parseLabels(v string) (sidePred, error) {
 			case "reserved":
 				lt.key, lt.reserved = k, true
 			default:
-				return nil, fmt.Errorf("label source %q: want k8s:, any: or reserved:", src)
+				return nil, fmt.Errorf("label source %q: want one of k8s, any or reserved", src)
 			}
 		}
 		if lt.key == "" {
