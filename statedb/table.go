@@ -9,9 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hivenet/hivenet/statedb/art"
 	"github.com/hivenet/hivenet/statedb/index"
 )
 
@@ -88,11 +88,9 @@ func (b *tableBase) numDeleted(txn ReadTxn) int { return txn.entry(b).numDeleted
 // anyObjects iterates the objects in primary key order without knowing
 // their type, for the HTTP handler.
 func (b *tableBase) anyObjects(txn ReadTxn) iter.Seq2[any, Revision] {
-	root := txn.entry(b).iterRoot(primaryIndexPos)
+	tree := txn.entry(b).iterTree(primaryIndexPos)
 	return func(yield func(any, Revision) bool) {
-		it := root.Iterator()
-		for _, v, ok := it.Next(); ok; _, v, ok = it.Next() {
-			o := v.(*object)
+		for _, o := range tree.All() {
 			if !yield(o.data, o.revision) {
 				return
 			}
@@ -115,34 +113,32 @@ func (b *tableBase) anyQuery(txn ReadTxn, indexName, key string) (iter.Seq2[any,
 	if err != nil {
 		return nil, err
 	}
-	root := txn.entry(b).iterRoot(pos)
+	tree := txn.entry(b).iterTree(pos)
 	unique := b.unique[pos]
 	return func(yield func(any, Revision) bool) {
 		if unique {
-			if v, ok := root.Get(k); ok {
-				o := v.(*object)
+			if o, ok := tree.Get(k); ok {
 				yield(o.data, o.revision)
 			}
 			return
 		}
-		root.WalkPrefix(k, func(ek []byte, v any) bool {
-			if secondaryLen(ek) != len(k) {
-				return false
+		seq, _ := tree.Prefix(k)
+		for ek, o := range seq {
+			if secondaryLen(ek) == len(k) && !yield(o.data, o.revision) {
+				return
 			}
-			o := v.(*object)
-			return !yield(o.data, o.revision)
-		})
+		}
 	}, nil
 }
 
 func (b *tableBase) newEntry() *tableEntry {
 	e := &tableEntry{
 		meta:    b,
-		indexes: make([]*iradix.Tree, len(b.indexNames)),
+		indexes: make([]*art.Tree[*object], len(b.indexNames)),
 		watch:   make(chan struct{}),
 	}
 	for i := range e.indexes {
-		e.indexes[i] = iradix.New()
+		e.indexes[i] = art.New[*object]()
 	}
 	return e
 }

@@ -4,8 +4,7 @@ import (
 	"encoding/binary"
 	"iter"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
-
+	"github.com/hivenet/hivenet/statedb/art"
 	"github.com/hivenet/hivenet/statedb/index"
 )
 
@@ -32,45 +31,46 @@ func secondaryLen(k []byte) int {
 func (t *genTable[T]) Get(txn ReadTxn, q Query[T]) (obj T, rev Revision, found bool) {
 	e := txn.entry(&t.tableBase)
 	pos := t.indexPos(q.index)
-	root := e.root(pos)
 	if t.unique[pos] {
-		v, ok := root.Get(q.key)
+		o, ok := e.get(pos, q.key)
 		if !ok {
 			return obj, 0, false
 		}
-		o := v.(*object)
 		return o.data.(T), o.revision, true
 	}
-	it := root.Iterator()
-	it.SeekPrefix(q.key)
-	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-		if secondaryLen(k) == len(q.key) {
-			o := v.(*object)
-			return o.data.(T), o.revision, true
-		}
+	seq, _ := e.iterTree(pos).Prefix(q.key)
+	if o := firstExact(seq, q.key); o != nil {
+		return o.data.(T), o.revision, true
 	}
 	return obj, 0, false
+}
+
+// firstExact returns the first object of a non-unique index's prefix
+// search whose secondary key is exactly key. (A function of its own: the
+// range-over-func body would otherwise move the caller's results to the
+// heap.)
+func firstExact(seq func(func([]byte, *object) bool), key []byte) *object {
+	for k, o := range seq {
+		if secondaryLen(k) == len(key) {
+			return o
+		}
+	}
+	return nil
 }
 
 func (t *genTable[T]) GetWatch(txn ReadTxn, q Query[T]) (obj T, rev Revision, watch <-chan struct{}, found bool) {
 	e := txn.entry(&t.tableBase)
 	pos := t.indexPos(q.index)
-	root := e.root(pos)
 	if t.unique[pos] {
-		w, v, ok := root.GetWatch(q.key)
+		o, ok, w := e.getWatch(pos, q.key)
 		if !ok {
 			return obj, 0, w, false
 		}
-		o := v.(*object)
 		return o.data.(T), o.revision, w, true
 	}
-	it := root.Iterator()
-	w := it.SeekPrefixWatch(q.key)
-	for k, v, ok := it.Next(); ok; k, v, ok = it.Next() {
-		if secondaryLen(k) == len(q.key) {
-			o := v.(*object)
-			return o.data.(T), o.revision, w, true
-		}
+	seq, w := e.iterTree(pos).Prefix(q.key)
+	if o := firstExact(seq, q.key); o != nil {
+		return o.data.(T), o.revision, w, true
 	}
 	return obj, 0, w, false
 }
@@ -90,67 +90,57 @@ func (t *genTable[T]) list(txn ReadTxn, q Query[T], withWatch bool) (iter.Seq2[T
 	if t.unique[pos] {
 		var (
 			watch <-chan struct{}
-			v     any
+			o     *object
 			ok    bool
 		)
 		if withWatch {
-			watch, v, ok = e.root(pos).GetWatch(q.key)
+			o, ok, watch = e.getWatch(pos, q.key)
 		} else {
-			v, ok = e.root(pos).Get(q.key)
+			o, ok = e.get(pos, q.key)
 		}
 		return func(yield func(T, Revision) bool) {
 			if ok {
-				o := v.(*object)
 				yield(o.data.(T), o.revision)
 			}
 		}, watch
 	}
-	root := e.iterRoot(pos)
-	var watch <-chan struct{}
-	if withWatch {
-		watch = root.Iterator().SeekPrefixWatch(q.key)
-	}
+	seq, watch := e.iterTree(pos).Prefix(q.key)
 	return func(yield func(T, Revision) bool) {
-		// Walk is a recursive descent and quite a bit faster than the
-		// radix tree's Iterator, which keeps an explicit stack.
-		root.WalkPrefix(q.key, func(k []byte, v any) bool {
-			if secondaryLen(k) != len(q.key) {
-				return false
+		for k, o := range seq {
+			// Keys of longer secondary keys with the same prefix sort
+			// among these; skip them.
+			if secondaryLen(k) == len(q.key) && !yield(o.data.(T), o.revision) {
+				return
 			}
-			o := v.(*object)
-			return !yield(o.data.(T), o.revision)
-		})
+		}
 	}, watch
 }
 
 func (t *genTable[T]) Prefix(txn ReadTxn, q Query[T]) iter.Seq2[T, Revision] {
-	seq, _ := t.prefix(txn, q, false)
+	seq, _ := t.prefix(txn, q)
 	return seq
 }
 
 func (t *genTable[T]) PrefixWatch(txn ReadTxn, q Query[T]) (iter.Seq2[T, Revision], <-chan struct{}) {
-	return t.prefix(txn, q, true)
+	return t.prefix(txn, q)
 }
 
-func (t *genTable[T]) prefix(txn ReadTxn, q Query[T], withWatch bool) (iter.Seq2[T, Revision], <-chan struct{}) {
+func (t *genTable[T]) prefix(txn ReadTxn, q Query[T]) (iter.Seq2[T, Revision], <-chan struct{}) {
 	e := txn.entry(&t.tableBase)
 	pos := t.indexPos(q.index)
-	root := e.iterRoot(pos)
-	var watch <-chan struct{}
-	if withWatch {
-		watch = root.Iterator().SeekPrefixWatch(q.key)
-	}
+	seq, watch := e.iterTree(pos).Prefix(q.key)
 	unique := t.unique[pos]
 	return func(yield func(T, Revision) bool) {
-		root.WalkPrefix(q.key, func(k []byte, v any) bool {
+		for k, o := range seq {
 			// In a non-unique index the prefix must lie within the
 			// secondary key, not run on into the primary key.
 			if !unique && secondaryLen(k) < len(q.key) {
-				return false
+				continue
 			}
-			o := v.(*object)
-			return !yield(o.data.(T), o.revision)
-		})
+			if !yield(o.data.(T), o.revision) {
+				return
+			}
+		}
 	}, watch
 }
 
@@ -162,15 +152,12 @@ func (t *genTable[T]) LowerBound(txn ReadTxn, q Query[T]) iter.Seq2[T, Revision]
 func (t *genTable[T]) LowerBoundWatch(txn ReadTxn, q Query[T]) (iter.Seq2[T, Revision], <-chan struct{}) {
 	e := txn.entry(&t.tableBase)
 	pos := t.indexPos(q.index)
-	return lowerBound[T](e.iterRoot(pos), q.key), e.watch
+	return lowerBound[T](e.iterTree(pos), q.key), e.watch
 }
 
-func lowerBound[T any](root *iradix.Node, key []byte) iter.Seq2[T, Revision] {
+func lowerBound[T any](tree *art.Tree[*object], key []byte) iter.Seq2[T, Revision] {
 	return func(yield func(T, Revision) bool) {
-		it := root.Iterator()
-		it.SeekLowerBound(key)
-		for _, v, ok := it.Next(); ok; _, v, ok = it.Next() {
-			o := v.(*object)
+		for _, o := range tree.LowerBound(key) {
 			if !yield(o.data.(T), o.revision) {
 				return
 			}
@@ -185,11 +172,12 @@ func (t *genTable[T]) All(txn ReadTxn) iter.Seq2[T, Revision] {
 
 func (t *genTable[T]) AllWatch(txn ReadTxn) (iter.Seq2[T, Revision], <-chan struct{}) {
 	e := txn.entry(&t.tableBase)
-	root := e.iterRoot(primaryIndexPos)
+	tree := e.iterTree(primaryIndexPos)
 	return func(yield func(T, Revision) bool) {
-		root.Walk(func(_ []byte, v any) bool {
-			o := v.(*object)
-			return !yield(o.data.(T), o.revision)
-		})
+		for _, o := range tree.All() {
+			if !yield(o.data.(T), o.revision) {
+				return
+			}
+		}
 	}, e.watch
 }

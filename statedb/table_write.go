@@ -44,9 +44,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 
 	var old *object
 	if merge != nil || cas {
-		if v, ok := prim.Get(pk); ok {
-			old = v.(*object)
-		}
+		old, _ = prim.Get(pk)
 		if cas {
 			if old == nil {
 				return oldObj, false, fmt.Errorf("table %q: %w", t.name, ErrObjectNotFound)
@@ -66,7 +64,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 	o := &object{data: obj, revision: rev}
 
 	if v, had := prim.Insert(pk, o); had {
-		old = v.(*object)
+		old = v
 	} else {
 		old = nil
 		e.numObjects++
@@ -83,7 +81,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 	// as deleted.
 	if e.numDeleted > 0 {
 		if v, ok := s.txn(graveyardIndexPos).Delete(pk); ok {
-			e.graveRevs.set(owner, v.(*object).revision, nil)
+			e.graveRevs.set(owner, v.revision, nil)
 			e.numDeleted--
 		}
 	}
@@ -100,7 +98,7 @@ func (t *genTable[T]) insert(s *tableState, obj T, merge func(old, new T) T, cas
 				}
 				if unique {
 					// Only remove the key if it still points at this object.
-					if v, ok := tx.Get(k); ok && v.(*object) == old {
+					if v, ok := tx.Get(k); ok && v == old {
 						tx.Delete(k)
 					}
 				} else {
@@ -140,11 +138,11 @@ func (t *genTable[T]) delete(s *tableState, obj T, casRev Revision, cas bool) (o
 	pk := t.primary.objectKeys(obj).First()
 	prim := s.txn(primaryIndexPos)
 	if cas {
-		v, ok := prim.Get(pk)
+		o, ok := prim.Get(pk)
 		if !ok {
 			return oldObj, false, fmt.Errorf("table %q: %w", t.name, ErrObjectNotFound)
 		}
-		if o := v.(*object); o.revision != casRev {
+		if o.revision != casRev {
 			return o.data.(T), true, fmt.Errorf("table %q: have revision %d, want %d: %w", t.name, o.revision, casRev, ErrRevisionNotEqual)
 		}
 	}
@@ -152,8 +150,8 @@ func (t *genTable[T]) delete(s *tableState, obj T, casRev Revision, cas bool) (o
 	if !ok {
 		return oldObj, false, nil
 	}
-	t.deleteIndexed(s, pk, v.(*object))
-	return v.(*object).data.(T), true, nil
+	t.deleteIndexed(s, pk, v)
+	return v.data.(T), true, nil
 }
 
 // deleteIndexed removes a just-deleted object from the other indexes and,
@@ -173,7 +171,7 @@ func (t *genTable[T]) deleteIndexed(s *tableState, pk index.Key, old *object) {
 		unique := t.unique[pos]
 		idx.objectKeys(oldT).Foreach(func(k index.Key) {
 			if unique {
-				if v, ok := tx.Get(k); ok && v.(*object) == old {
+				if v, ok := tx.Get(k); ok && v == old {
 					tx.Delete(k)
 				}
 			} else {
@@ -206,32 +204,23 @@ func (t *genTable[T]) DeleteAll(txn WriteTxn) error {
 	}
 	// Every object still gets its own revision and, if deletes are
 	// tracked, a tombstone; but the indexes are emptied wholesale rather
-	// than key by key. Emptying a user index with DeletePrefix still closes
+	// than key by key. Emptying a user index still closes
 	// the watch channel of every node it drops.
 	if t.numTrackers.Load() > 0 {
 		graveyard := s.txn(graveyardIndexPos)
 		owner := s.revOwner()
-		e.iterRoot(primaryIndexPos).Walk(func(pk []byte, v any) bool {
+		for pk, o := range e.iterTree(primaryIndexPos).All() {
 			e.revision++
-			tomb := &object{data: v.(*object).data, revision: e.revision}
+			tomb := &object{data: o.data, revision: e.revision}
 			graveyard.Insert(pk, tomb)
 			e.graveRevs.set(owner, e.revision, tomb)
 			e.numDeleted++
-			return false
-		})
+		}
 	} else {
 		e.revision += Revision(e.numObjects)
 	}
 	for pos := primaryIndexPos; pos < len(e.indexes); pos++ {
-		tx := s.txn(pos)
-		// DeletePrefix on a root this transaction already wrote reuses
-		// that root and clears its edges before it tracks the dropped
-		// nodes: their watchers would never hear, and the root's own
-		// channel would be closed while it stays in the tree. Freezing
-		// first (CommitOnly drops the writable set) makes it copy the
-		// root and track the whole old tree.
-		tx.CommitOnly()
-		tx.DeletePrefix(nil)
+		s.txn(pos).DeleteAll()
 	}
 	e.revs = revTree{}
 	e.numObjects = 0

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"time"
 
-	iradix "github.com/hashicorp/go-immutable-radix"
+	"github.com/hivenet/hivenet/statedb/art"
 )
 
 // writeTxn is the WriteTxn implementation.
@@ -65,9 +65,9 @@ func (t *writeTxn) state(b *tableBase) (*tableState, error) {
 	return nil, fmt.Errorf("table %q: %w", b.name, ErrTableNotLockedForWriting)
 }
 
-// txn returns the open radix transaction for index pos, starting it (and
+// txn returns the open tree transaction for index pos, starting it (and
 // copying the entry's index slice) on first use.
-func (s *tableState) txn(pos int) *iradix.Txn {
+func (s *tableState) txn(pos int) *art.Txn[*object] {
 	e := &s.entry
 	s.own()
 	tx := e.txns[pos]
@@ -75,7 +75,9 @@ func (s *tableState) txn(pos int) *iradix.Txn {
 		tx = e.indexes[pos].Txn()
 		// Only user indexes hand out per-key watch channels; the internal
 		// ones are watched through the table's channel.
-		tx.TrackMutate(pos >= primaryIndexPos)
+		if pos < primaryIndexPos {
+			tx.NoWatch()
+		}
 		e.txns[pos] = tx
 	}
 	return tx
@@ -85,7 +87,7 @@ func (s *tableState) txn(pos int) *iradix.Txn {
 func (s *tableState) own() {
 	e := &s.entry
 	if e.txns == nil {
-		e.txns = make([]*iradix.Txn, len(e.indexes))
+		e.txns = make([]*art.Txn[*object], len(e.indexes))
 		e.indexes = slices.Clone(e.indexes)
 	}
 }
@@ -94,7 +96,7 @@ func (s *tableState) own() {
 // nobody watches: unlike deleting, it closes no watch channels.
 func (s *tableState) resetIndex(pos int) {
 	s.own()
-	s.entry.indexes[pos] = iradix.New()
+	s.entry.indexes[pos] = art.New[*object]()
 	s.entry.txns[pos] = nil
 }
 
@@ -128,7 +130,7 @@ func (t *writeTxn) Commit() ReadTxn {
 		if e.txns != nil {
 			for pos, tx := range e.txns {
 				if tx != nil {
-					e.indexes[pos] = tx.CommitOnly()
+					e.indexes[pos] = tx.Commit()
 				}
 			}
 		}

@@ -1,0 +1,211 @@
+// Package art is a persistent (immutable, structurally shared) adaptive
+// radix tree from byte-string keys to values, with a watch channel on
+// every node. It is the storage of statedb's key indexes.
+//
+// A [Tree] never changes once made: readers use it without locks. Writes go
+// through a [Txn], which copies the nodes on the path it changes, mutates
+// in place the nodes it already copied (so a batch of writes copies each
+// node at most once), and remembers the watch channels of the nodes it
+// replaced. [Txn.Commit] returns the new tree; [Txn.Notify] then closes
+// those channels, waking everyone watching a part of the old tree that
+// changed.
+//
+// Nodes adapt to their fan-out: up to 16 children in a small sorted node
+// searched linearly, more in a 256-slot node indexed by the key byte.
+// Paths without branches are compressed into one node's prefix.
+package art
+
+import (
+	"iter"
+)
+
+// Tree is an immutable radix tree. The zero value is not usable; use
+// [New] or a [Txn]'s result.
+type Tree[V any] struct {
+	root *node[V]
+	size int
+}
+
+// New returns an empty tree.
+func New[V any]() *Tree[V] {
+	return &Tree[V]{root: &node[V]{watch: make(chan struct{})}}
+}
+
+// Len returns the number of keys in the tree.
+func (t *Tree[V]) Len() int { return t.size }
+
+// Txn starts a write transaction on the tree. The tree itself is not
+// changed by it.
+func (t *Tree[V]) Txn() *Txn[V] {
+	return &Txn[V]{root: t.root, size: t.size, owner: new(token)}
+}
+
+// Get returns the value stored under key.
+func (t *Tree[V]) Get(key []byte) (V, bool) {
+	return get(t.root, key)
+}
+
+// GetWatch returns the value stored under key and a channel that is closed
+// when a later commit changes the value under key (it may also be closed by
+// changes to keys near it).
+func (t *Tree[V]) GetWatch(key []byte) (V, bool, <-chan struct{}) {
+	return getWatch(t.root, key)
+}
+
+// All iterates over every key and value in key order.
+func (t *Tree[V]) All() iter.Seq2[[]byte, V] {
+	root := t.root
+	return func(yield func([]byte, V) bool) { root.walk(yield) }
+}
+
+// Prefix iterates in key order over the keys that start with prefix, and
+// returns a channel closed when a later commit changes any of them (or
+// adds one).
+func (t *Tree[V]) Prefix(prefix []byte) (iter.Seq2[[]byte, V], <-chan struct{}) {
+	return prefixSearch(t.root, prefix)
+}
+
+// LowerBound iterates in key order over the keys at or after key.
+func (t *Tree[V]) LowerBound(key []byte) iter.Seq2[[]byte, V] {
+	root := t.root
+	return func(yield func([]byte, V) bool) { root.lowerBound(key, yield) }
+}
+
+func get[V any](n *node[V], key []byte) (v V, ok bool) {
+	for {
+		p := n.prefix
+		if len(key) < len(p) || string(key[:len(p)]) != string(p) {
+			return v, false
+		}
+		key = key[len(p):]
+		if len(key) == 0 {
+			return n.val, n.hasVal
+		}
+		if n = n.child(key[0]); n == nil {
+			return v, false
+		}
+	}
+}
+
+func getWatch[V any](n *node[V], key []byte) (v V, ok bool, watch <-chan struct{}) {
+	for {
+		watch = n.watch
+		p := n.prefix
+		if len(key) < len(p) || string(key[:len(p)]) != string(p) {
+			return v, false, watch
+		}
+		key = key[len(p):]
+		if len(key) == 0 {
+			return n.val, n.hasVal, watch
+		}
+		c := n.child(key[0])
+		if c == nil {
+			return v, false, watch
+		}
+		// A key that is absent under c would be added beneath c, or
+		// beside it by splitting c, which copies c too.
+		n = c
+	}
+}
+
+// prefixSearch finds the node whose subtree holds exactly the keys with
+// the prefix.
+func prefixSearch[V any](n *node[V], prefix []byte) (iter.Seq2[[]byte, V], <-chan struct{}) {
+	rest := prefix
+	for {
+		p := n.prefix
+		if len(rest) <= len(p) {
+			if string(p[:len(rest)]) != string(rest) {
+				return emptySeq[V], n.watch
+			}
+			found := n
+			return func(yield func([]byte, V) bool) { found.walk(yield) }, n.watch
+		}
+		if string(rest[:len(p)]) != string(p) {
+			return emptySeq[V], n.watch
+		}
+		rest = rest[len(p):]
+		c := n.child(rest[0])
+		if c == nil {
+			return emptySeq[V], n.watch
+		}
+		n = c
+	}
+}
+
+func emptySeq[V any](func([]byte, V) bool) {}
+
+// walk yields every key under n in order; it returns false if yield did.
+func (n *node[V]) walk(yield func([]byte, V) bool) bool {
+	if n.hasVal && !yield(n.key, n.val) {
+		return false
+	}
+	if n.full != nil {
+		for _, c := range n.full {
+			if c != nil && !c.walk(yield) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, c := range n.kids[:n.numKids] {
+		if !c.walk(yield) {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerBound yields the keys under n that are at or after the bound, where
+// bound is what remains of it at n (n's prefix included).
+func (n *node[V]) lowerBound(bound []byte, yield func([]byte, V) bool) bool {
+	p := n.prefix
+	m := min(len(p), len(bound))
+	switch c := compare(p[:m], bound[:m]); {
+	case c > 0:
+		return n.walk(yield)
+	case c < 0:
+		return true
+	}
+	if len(bound) <= len(p) {
+		// The bound is a prefix of every key here.
+		return n.walk(yield)
+	}
+	bound = bound[len(p):]
+	// n's own key is shorter than the bound and sorts before it.
+	b := bound[0]
+	if n.full != nil {
+		if c := n.full[b]; c != nil && !c.lowerBound(bound, yield) {
+			return false
+		}
+		for i := int(b) + 1; i < 256; i++ {
+			if c := n.full[i]; c != nil && !c.walk(yield) {
+				return false
+			}
+		}
+		return true
+	}
+	for i, l := range n.labels[:n.numKids] {
+		switch {
+		case l == b:
+			if !n.kids[i].lowerBound(bound, yield) {
+				return false
+			}
+		case l > b:
+			if !n.kids[i].walk(yield) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func compare(a, b []byte) int {
+	switch sa, sb := string(a), string(b); {
+	case sa < sb:
+		return -1
+	case sa > sb:
+		return 1
+	}
+	return 0
+}
