@@ -171,11 +171,15 @@ func (s *syncer) run(ctx context.Context, h cell.Health) error {
 // syncTable makes tbl hold exactly desired (by the key function), writing
 // only rows that changed so followers see only real changes.
 func syncTable[T any, K comparable](wtxn statedb.WriteTxn, tbl statedb.RWTable[T], desired map[K]T, key func(T) K) error {
+	var stale []T
 	for old := range tbl.All(wtxn) {
 		if _, ok := desired[key(old)]; !ok {
-			if _, _, err := tbl.Delete(wtxn, old); err != nil {
-				return err
-			}
+			stale = append(stale, old)
+		}
+	}
+	for _, old := range stale {
+		if _, _, err := tbl.Delete(wtxn, old); err != nil {
+			return err
 		}
 	}
 	for k, obj := range desired {

@@ -136,12 +136,16 @@ func syncLoop(ctx context.Context, h cell.Health, p params, initDone func(stated
 		}
 
 		wtxn := p.DB.WriteTxn(p.Table)
+		var stale []*Entry
 		for old := range p.Table.All(wtxn) {
 			if _, ok := desired[old.Prefix]; !ok {
-				if _, _, err := p.Table.Delete(wtxn, old); err != nil {
-					wtxn.Abort()
-					return err
-				}
+				stale = append(stale, old)
+			}
+		}
+		for _, old := range stale {
+			if _, _, err := p.Table.Delete(wtxn, old); err != nil {
+				wtxn.Abort()
+				return err
 			}
 		}
 		for pfx, e := range desired {
