@@ -19,7 +19,12 @@ import "iter"
 type revTree struct {
 	root   *revInner
 	height uint // levels of inner nodes; the root covers 32^(height+1) revisions
-	n      int  // objects in the tree
+	// base is the first revision the root covers. The root covers only
+	// the range the live revisions need, not all from zero: revisions grow
+	// without bound while the live ones are usually recent, and every
+	// level is one more node to copy per write transaction.
+	base Revision
+	n    int // objects in the tree
 }
 
 // revOwner marks the nodes one write transaction may mutate. Not zero
@@ -45,10 +50,18 @@ type revInner struct {
 	leaves [revFanout]*revLeaf  // children when height == 1
 }
 
-// covers reports whether a tree of the given height has a slot for rev.
-func covers(height uint, rev Revision) bool {
-	bits := revBits * (height + 1)
-	return bits >= 64 || rev < 1<<bits
+// covers reports whether the tree has a slot for rev.
+func (t *revTree) covers(rev Revision) bool {
+	bits := revBits * (t.height + 1)
+	return bits >= 64 || rev>>bits == t.base>>bits
+}
+
+// alignDown returns rev with its low bits cleared.
+func alignDown(rev Revision, bits uint) Revision {
+	if bits >= 64 {
+		return 0
+	}
+	return rev >> bits << bits
 }
 
 func (t *revTree) len() int { return t.n }
@@ -56,18 +69,37 @@ func (t *revTree) len() int { return t.n }
 // set stores o at rev (nil deletes) and returns what was there, copying
 // the nodes on the path that owner does not own.
 func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
+	if o == nil {
+		// Deleting: copy nothing if there is nothing to delete, and drop
+		// the tree whole if it is the last object, as a revision index
+		// with one object updated per transaction would have it.
+		old := t.get(rev)
+		if old == nil {
+			return nil
+		}
+		if t.n == 1 {
+			*t = revTree{}
+			return old
+		}
+	}
 	if t.root == nil {
 		if o == nil {
 			return nil
 		}
 		t.root, t.height = &revInner{owner: owner}, 1
+		t.base = alignDown(rev, 2*revBits)
 	}
-	for !covers(t.height, rev) {
+	for !t.covers(rev) {
 		if o == nil {
 			return nil
 		}
-		t.root = &revInner{owner: owner, n: t.root.n, inners: [revFanout]*revInner{t.root}}
+		// Grow: the old root becomes a child of a root one level up.
+		bits := revBits * (t.height + 1)
+		nr := &revInner{owner: owner, n: t.root.n}
+		nr.inners[(t.base>>bits)&revMask] = t.root
+		t.root = nr
 		t.height++
+		t.base = alignDown(t.base, bits+revBits)
 	}
 	if t.root.owner != owner {
 		cp := *t.root
@@ -77,9 +109,29 @@ func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
 	old, delta := t.root.set(owner, t.height, rev, o)
 	t.n += int(delta)
 	if t.root.n == 0 {
-		t.root, t.height = nil, 0
+		t.root, t.height, t.base = nil, 0, 0
+	} else if o == nil {
+		t.shrink()
 	}
 	return old
+}
+
+// shrink drops root levels that have a single child.
+func (t *revTree) shrink() {
+	for t.height > 1 {
+		only := -1
+		for i, c := range t.root.inners {
+			if c != nil {
+				if only >= 0 {
+					return
+				}
+				only = i
+			}
+		}
+		t.base += Revision(only) << (revBits * t.height)
+		t.root = t.root.inners[only]
+		t.height--
+	}
 }
 
 // set works on an owned node.
@@ -137,11 +189,28 @@ func (n *revInner) set(owner *revOwner, height uint, rev Revision, o *object) (*
 	return old, delta
 }
 
+func (t *revTree) get(rev Revision) *object {
+	if t.root == nil || !t.covers(rev) {
+		return nil
+	}
+	n := t.root
+	for h := t.height; h > 1; h-- {
+		if n = n.inners[(rev>>(revBits*h))&revMask]; n == nil {
+			return nil
+		}
+	}
+	leaf := n.leaves[(rev>>revBits)&revMask]
+	if leaf == nil {
+		return nil
+	}
+	return leaf.objs[rev&revMask]
+}
+
 // from yields the objects with revision >= rev, in revision order.
 func (t revTree) from(rev Revision) iter.Seq[*object] {
 	return func(yield func(*object) bool) {
 		if t.root != nil {
-			t.root.ascend(t.height, 0, rev, yield)
+			t.root.ascend(t.height, t.base, rev, yield)
 		}
 	}
 }

@@ -1,5 +1,7 @@
 package art
 
+import "sync/atomic"
+
 // smallMax is the most children a small node holds before it becomes a
 // 256-slot node; a 256-slot node shrinks back when it drops to shrinkAt.
 const (
@@ -7,14 +9,14 @@ const (
 	shrinkAt = 8
 )
 
-// token identifies the write transaction that owns a node. It is not
-// zero-sized: distinct tokens must have distinct addresses.
-type token struct{ _ byte }
+// owners hands out the identities of write transactions (and of each
+// frozen stage of one). Zero owns nothing.
+var owners atomic.Uint64
 
 type node[V any] struct {
 	// owner is the transaction that made this node and may still mutate
 	// it; any other transaction copies it first.
-	owner *token
+	owner uint64
 	// prefix is the part of the key this node consumes, its first byte
 	// being the label under which its parent holds it. It is a slice of
 	// some key stored below, so it costs no allocation of its own.

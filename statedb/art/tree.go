@@ -37,7 +37,7 @@ func (t *Tree[V]) Len() int { return t.size }
 // Txn starts a write transaction on the tree. The tree itself is not
 // changed by it.
 func (t *Tree[V]) Txn() *Txn[V] {
-	return &Txn[V]{root: t.root, size: t.size, owner: new(token)}
+	return &Txn[V]{root: t.root, size: t.size, owner: owners.Add(1)}
 }
 
 // Get returns the value stored under key.

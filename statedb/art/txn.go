@@ -10,7 +10,7 @@ package art
 type Txn[V any] struct {
 	root  *node[V]
 	size  int
-	owner *token
+	owner uint64
 	// closeOnNotify holds the watch channels of the committed nodes this
 	// transaction replaced.
 	closeOnNotify []chan struct{}
@@ -43,7 +43,7 @@ func (t *Txn[V]) Get(key []byte) (V, bool) { return get(t.root, key) }
 // Freeze returns the tree as written so far. Later writes of the
 // transaction do not change it.
 func (t *Txn[V]) Freeze() *Tree[V] {
-	t.owner = new(token)
+	t.owner = owners.Add(1)
 	return &Tree[V]{root: t.root, size: t.size}
 }
 
