@@ -441,3 +441,22 @@ func TestAgentRestartKeepsTraffic(t *testing.T) {
 		t.Error("DEL after restart left the interface")
 	}
 }
+
+// TestStatusAndVersion: STATUS answers whether the agent can serve ADD
+// (CNI code 50 when it cannot), VERSION lists the supported versions.
+func TestStatusAndVersion(t *testing.T) {
+	n := newNode(t)
+	if out, err := n.cni("STATUS", "", "", "", ""); err != nil {
+		t.Fatalf("STATUS with a healthy agent: %v\n%s", err, out)
+	}
+	out, err := n.cni("VERSION", "", "", "", "")
+	if err != nil || !strings.Contains(string(out), `"1.1.0"`) || !strings.Contains(string(out), `"0.4.0"`) {
+		t.Fatalf("VERSION: %v\n%s", err, out)
+	}
+	n.stopAgent()
+	out, err = n.cni("STATUS", "", "", "", "")
+	var cniErr types.Error
+	if err == nil || json.Unmarshal(out, &cniErr) != nil || cniErr.Code != types.ErrPluginNotAvailable {
+		t.Fatalf("STATUS without an agent: err=%v out=%s, want CNI code %d", err, out, types.ErrPluginNotAvailable)
+	}
+}

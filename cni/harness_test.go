@@ -255,7 +255,7 @@ func (n *node) cli(args ...string) string {
 
 // cni runs the hivenet-cni binary exactly as a kubelet's runtime would.
 func (n *node) cni(command, containerID, netnsPath, ifName, args string) (stdout []byte, err error) {
-	conf := fmt.Sprintf(`{"cniVersion":"1.0.0","name":"hivenet","type":"hivenet-cni","socket-path":%q}`, n.sock)
+	conf := fmt.Sprintf(`{"cniVersion":"1.1.0","name":"hivenet","type":"hivenet-cni","socket-path":%q}`, n.sock)
 	cmd := exec.Command(cniBin)
 	cmd.Env = append(os.Environ(),
 		"CNI_COMMAND="+command, "CNI_CONTAINERID="+containerID, "CNI_NETNS="+netnsPath,
