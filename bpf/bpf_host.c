@@ -10,6 +10,7 @@
 #include "lib/common.h"
 #include "lib/conntrack.h"
 #include "lib/drop.h"
+#include "lib/endpoints.h"
 #include "lib/lb.h"
 #include "lib/nodeport.h"
 #include "lib/parse.h"
@@ -24,6 +25,11 @@ int cil_from_netdev(struct __sk_buff *ctx)
 
 	ret = parse_ipv4(ctx, &p);
 	if (ret == PARSE_NOT_IPV4 || ret < 0)
+		return TC_ACT_OK;
+	ret = nodeport_snat_reply(ctx, &p);
+	if (ret < 0)
+		return TC_ACT_SHOT;
+	if (ret > 0)
 		return TC_ACT_OK;
 	ret = nodeport_from_netdev(ctx, &p);
 	if (ret == -DROP_NO_SERVICE)

@@ -30,6 +30,30 @@ type hostCtEntry struct {
 	LastRxReport uint32
 }
 
+type hostEndpointInfo struct {
+	_       structs.HostLayout
+	Ifindex uint32
+	Unused  uint16
+	LxcId   uint16
+	Flags   uint32
+	Pad0    uint32
+	Mac     [6]uint8
+	Pad1    [2]uint8
+	NodeMac [6]uint8
+	Pad2    [2]uint8
+	SecId   uint32
+	Pad     [3]uint32
+}
+
+type hostEndpointKey struct {
+	_         structs.HostLayout
+	Ip4       uint32
+	Ip6Rest   [3]uint32
+	Family    uint8
+	Key       uint8
+	ClusterId uint16
+}
+
 type hostIpv4CtTuple struct {
 	_       structs.HostLayout
 	Daddr   uint32
@@ -111,6 +135,7 @@ const (
 	hostMapCiliumLb4Maglev       = "cilium_lb4_maglev"
 	hostMapCiliumLb4ReverseNat   = "cilium_lb4_reverse_nat"
 	hostMapCiliumLb4ServicesV2   = "cilium_lb4_services_v2"
+	hostMapCiliumLxc             = "cilium_lxc"
 	hostProgCilFromNetdev        = "cil_from_netdev"
 	hostProgCilToNetdev          = "cil_to_netdev"
 	hostVarCfgEventsSampleRate   = "cfg_events_sample_rate"
@@ -178,6 +203,7 @@ type hostMapSpecs struct {
 	CiliumLb4Maglev     *ebpf.MapSpec `ebpf:"cilium_lb4_maglev"`
 	CiliumLb4ReverseNat *ebpf.MapSpec `ebpf:"cilium_lb4_reverse_nat"`
 	CiliumLb4ServicesV2 *ebpf.MapSpec `ebpf:"cilium_lb4_services_v2"`
+	CiliumLxc           *ebpf.MapSpec `ebpf:"cilium_lxc"`
 }
 
 // hostVariableSpecs contains global variables before they are loaded into the kernel.
@@ -219,6 +245,7 @@ type hostMaps struct {
 	CiliumLb4Maglev     *ebpf.Map `ebpf:"cilium_lb4_maglev"`
 	CiliumLb4ReverseNat *ebpf.Map `ebpf:"cilium_lb4_reverse_nat"`
 	CiliumLb4ServicesV2 *ebpf.Map `ebpf:"cilium_lb4_services_v2"`
+	CiliumLxc           *ebpf.Map `ebpf:"cilium_lxc"`
 }
 
 func (m *hostMaps) Close() error {
@@ -230,6 +257,7 @@ func (m *hostMaps) Close() error {
 		m.CiliumLb4Maglev,
 		m.CiliumLb4ReverseNat,
 		m.CiliumLb4ServicesV2,
+		m.CiliumLxc,
 	)
 }
 

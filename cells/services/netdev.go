@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,14 @@ func attachNetdevs(cfg Config, dcfg bpf.Config, log *slog.Logger) ([]*bpf.Host, 
 			return nil, err
 		}
 		hosts = append(hosts, h)
+		// Connections to remote backends leave with the node's address
+		// and their replies are translated back to the client before the
+		// kernel forwards them: both carry a local source address, which
+		// the kernel only accepts on a device with accept_local.
+		if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+dev+"/accept_local", []byte("1"), 0o644); err != nil {
+			closeHosts(hosts)
+			return nil, fmt.Errorf("set accept_local on %s: %w", dev, err)
+		}
 		if err := h.Attach(dev); err != nil {
 			closeHosts(hosts)
 			return nil, err

@@ -115,6 +115,25 @@ func TestServicesAcrossNodes(t *testing.T) {
 		hostnames(t, c, "client", "http://web/", "w1", "w2")
 	})
 
+	// externalTrafficPolicy: Cluster: every node answers with every
+	// backend, a remote one reached through the node's address.
+	t.Run("NodePortClusterOnEveryNode", func(t *testing.T) {
+		np, err := c.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: "web-cluster", Namespace: "default"},
+			Spec: corev1.ServiceSpec{
+				Type:     corev1.ServiceTypeNodePort,
+				Selector: map[string]string{"app": "web"},
+				Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(80)}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []*cluster.Node{n1, n2} {
+			hostnames(t, c, "", fmt.Sprintf("http://%s:%d/", n.IP, np.Spec.Ports[0].NodePort), "w1", "w2")
+		}
+	})
+
 	t.Run("NodePortLocalOnEveryNode", func(t *testing.T) {
 		np, err := c.Client.CoreV1().Services("default").Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "web-np", Namespace: "default"},
