@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,5 +133,24 @@ func TestStatusWaitTimesOut(t *testing.T) {
 	_, err := runCLI(t, "-s", filepath.Join(t.TempDir(), "none.sock"), "status", "--wait", "--wait-duration=300ms")
 	if err == nil || !strings.Contains(err.Error(), "not healthy after 300ms") {
 		t.Fatalf("err = %v, want a timeout naming the duration", err)
+	}
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	sock := startAgent(t, t.TempDir())
+	if _, err := runCLI(t, "-s", sock, "status", "--wait", "--wait-duration=60s"); err != nil {
+		t.Fatal(err)
+	}
+	socketPath = sock
+	resp, err := agentGet(context.Background(), "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"go_goroutines", "hivenet_statedb_", "hivenet_reconciler"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -28,8 +28,13 @@ type Config struct {
 func Cell(name string, defaults Config) cell.Cell {
 	return cell.Module("api", "HTTP API on a unix socket or TCP address",
 		cell.Config(defaults),
-		cell.Invoke(func(cfg Config, lc cell.Lifecycle, log *slog.Logger, hr cell.HealthReporter, hi cell.HiveInfo, h cell.Health, in handlersIn) error {
-			s, err := newServer(name, cfg, log, hr, hi, h, in.Handlers)
+		cell.Invoke(func(cfg Config, lc cell.Lifecycle, log *slog.Logger, hr cell.HealthReporter, hi cell.HiveInfo, h cell.Health, in handlersIn, mc collectorsIn) error {
+			metrics, err := metricsHandler(mc.Collectors)
+			if err != nil {
+				return err
+			}
+			handlers := append(in.Handlers, Handler{Pattern: "GET /metrics", Handler: metrics})
+			s, err := newServer(name, cfg, log, hr, hi, h, handlers)
 			if err != nil {
 				return err
 			}

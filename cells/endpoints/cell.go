@@ -66,6 +66,9 @@ type params struct {
 	API       api.Config `optional:"true"`
 	// PodIdentities is the identity cell's table, absent without k8s.
 	PodIdentities statedb.Table[*identity.PodIdentity] `optional:"true"`
+	// Metrics are the process's shared reconciler metrics, when the hive
+	// has the reconcilers cell.
+	Metrics *reconcilers.Metrics `optional:"true"`
 }
 
 func newManager(p params) (*manager, error) {
@@ -75,7 +78,7 @@ func newManager(p params) (*manager, error) {
 	m := &manager{
 		cfg: p.Config, db: p.DB, table: p.Table, ipam: p.IPAM, dp: p.Datapath,
 		stateDir: p.Dir.Path("endpoints"), log: p.Log, jobs: p.Jobs, health: p.Health,
-		socketPath: p.API.SocketPath,
+		socketPath: p.API.SocketPath, metrics: p.Metrics,
 	}
 	wtxn := p.DB.WriteTxn(p.Table)
 	m.initDone = p.Table.RegisterInitializer(wtxn, "endpoints-restored")
@@ -122,7 +125,8 @@ func (m *manager) start(ctx context.Context) error {
 			c.Status = s
 			return &c
 		},
-		Log: m.log,
+		Metrics: m.metrics,
+		Log:     m.log,
 	})
 	if err != nil {
 		return err

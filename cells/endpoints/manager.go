@@ -47,6 +47,7 @@ type manager struct {
 	stateDir string
 	// socketPath is the agent's API socket, for the CNI conflist.
 	socketPath string
+	metrics    *reconcilers.Metrics
 	log        *slog.Logger
 	jobs       cell.Jobs
 	health     cell.Health

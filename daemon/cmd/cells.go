@@ -7,14 +7,18 @@ import (
 	"github.com/hivenet/hivenet/cells/cell"
 	"github.com/hivenet/hivenet/cells/datapath"
 	"github.com/hivenet/hivenet/cells/endpoints"
+	"github.com/hivenet/hivenet/cells/identity"
 	"github.com/hivenet/hivenet/cells/ipam"
+	"github.com/hivenet/hivenet/cells/ipcache"
 	"github.com/hivenet/hivenet/cells/k8s"
 	"github.com/hivenet/hivenet/cells/masquerade"
 	"github.com/hivenet/hivenet/cells/nodes"
 	"github.com/hivenet/hivenet/cells/observe"
+	"github.com/hivenet/hivenet/cells/policy"
 	"github.com/hivenet/hivenet/cells/routing"
 	"github.com/hivenet/hivenet/cells/services"
 	"github.com/hivenet/hivenet/cells/statedir"
+	"github.com/hivenet/hivenet/reconcilers"
 	"github.com/hivenet/hivenet/statedb"
 )
 
@@ -28,6 +32,7 @@ var Agent = cell.Group(
 	api.Cell("hivenet-agent", api.Config{SocketPath: DefaultSocketPath}),
 	kernelCell,
 	statedb.Cell,
+	reconcilers.Cell,
 	statedir.Cell,
 	datapath.Cell,
 	ipam.Cell,
@@ -44,6 +49,7 @@ var Agent = cell.Group(
 			services.Cell),
 		nodes.Cell,
 		routing.Cell,
+		identity.Cell, ipcache.Cell, policy.Cell,
 	),
 )
 
