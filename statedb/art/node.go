@@ -29,21 +29,28 @@ type node[V any] struct {
 	val    V
 	hasVal bool
 
-	// Children: in labels/kids, sorted by label, while there are at most
-	// smallMax; otherwise in full, indexed by label.
-	numKids int
-	labels  [smallMax]byte
-	kids    [smallMax]*node[V]
+	// Children live out of line, so that leaves, most of the nodes, stay
+	// small: in small, sorted by label, while there are at most smallMax;
+	// otherwise in full, indexed by label. An owned node owns these too.
+	numKids int32
+	small   *smallKids[V]
 	full    *[256]*node[V]
+}
+
+type smallKids[V any] struct {
+	labels [smallMax]byte
+	kids   [smallMax]*node[V]
 }
 
 func (n *node[V]) child(b byte) *node[V] {
 	if n.full != nil {
 		return n.full[b]
 	}
-	for i, l := range n.labels[:n.numKids] {
-		if l == b {
-			return n.kids[i]
+	if s := n.small; s != nil {
+		for i, l := range s.labels[:n.numKids] {
+			if l == b {
+				return s.kids[i]
+			}
 		}
 	}
 	return nil
@@ -58,30 +65,35 @@ func (n *node[V]) setChild(b byte, c *node[V]) {
 		n.full[b] = c
 		return
 	}
+	s := n.small
+	if s == nil {
+		s = new(smallKids[V])
+		n.small = s
+	}
+	k := int(n.numKids)
 	i := 0
-	for ; i < n.numKids; i++ {
-		if n.labels[i] == b {
-			n.kids[i] = c
+	for ; i < k; i++ {
+		if s.labels[i] == b {
+			s.kids[i] = c
 			return
 		}
-		if n.labels[i] > b {
+		if s.labels[i] > b {
 			break
 		}
 	}
-	if n.numKids == smallMax {
+	if k == smallMax {
 		full := new([256]*node[V])
-		for j, l := range n.labels {
-			full[l] = n.kids[j]
+		for j, l := range s.labels {
+			full[l] = s.kids[j]
 		}
 		full[b] = c
-		n.full = full
-		n.kids = [smallMax]*node[V]{}
+		n.full, n.small = full, nil
 		n.numKids++
 		return
 	}
-	copy(n.labels[i+1:n.numKids+1], n.labels[i:n.numKids])
-	copy(n.kids[i+1:n.numKids+1], n.kids[i:n.numKids])
-	n.labels[i], n.kids[i] = b, c
+	copy(s.labels[i+1:k+1], s.labels[i:k])
+	copy(s.kids[i+1:k+1], s.kids[i:k])
+	s.labels[i], s.kids[i] = b, c
 	n.numKids++
 }
 
@@ -94,31 +106,33 @@ func (n *node[V]) removeChild(b byte) {
 		n.full[b] = nil
 		n.numKids--
 		if n.numKids <= shrinkAt {
-			full := n.full
-			n.full = nil
+			s := new(smallKids[V])
 			k := 0
-			for l, c := range full {
+			for l, c := range n.full {
 				if c != nil {
-					n.labels[k], n.kids[k] = byte(l), c
+					s.labels[k], s.kids[k] = byte(l), c
 					k++
 				}
 			}
+			n.full, n.small = nil, s
 		}
 		return
 	}
-	for i := 0; i < n.numKids; i++ {
-		if n.labels[i] == b {
-			copy(n.labels[i:], n.labels[i+1:n.numKids])
-			copy(n.kids[i:], n.kids[i+1:n.numKids])
+	s := n.small
+	k := int(n.numKids)
+	for i := 0; i < k; i++ {
+		if s.labels[i] == b {
+			copy(s.labels[i:], s.labels[i+1:k])
+			copy(s.kids[i:], s.kids[i+1:k])
 			n.numKids--
-			n.kids[n.numKids] = nil
+			s.kids[k-1] = nil
 			return
 		}
 	}
 }
 
-// onlyChild returns the single child of a node that has exactly one.
-func (n *node[V]) onlyChild() *node[V] {
+// firstChild returns the child with the lowest label (n has children).
+func (n *node[V]) firstChild() *node[V] {
 	if n.full != nil {
 		for _, c := range n.full {
 			if c != nil {
@@ -126,17 +140,25 @@ func (n *node[V]) onlyChild() *node[V] {
 			}
 		}
 	}
-	return n.kids[0]
+	return n.small.kids[0]
 }
 
 // anyKey returns a key stored under n (n has at least one).
 func (n *node[V]) anyKey() []byte {
 	for !n.hasVal {
-		if n.full != nil {
-			n = n.onlyChild()
-		} else {
-			n = n.kids[0]
-		}
+		n = n.firstChild()
 	}
 	return n.key
+}
+
+// kids returns the children in label order, for iteration. A 256-slot
+// node's slice has nils.
+func (n *node[V]) kids() []*node[V] {
+	if n.full != nil {
+		return n.full[:]
+	}
+	if n.small != nil {
+		return n.small.kids[:n.numKids]
+	}
+	return nil
 }

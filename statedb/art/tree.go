@@ -71,41 +71,55 @@ func (t *Tree[V]) LowerBound(key []byte) iter.Seq2[[]byte, V] {
 	return func(yield func([]byte, V) bool) { root.lowerBound(key, yield) }
 }
 
+// The root's prefix is always empty, and a child's first prefix byte is
+// the label it was found under: the lookups below compare only the rest.
+
 func get[V any](n *node[V], key []byte) (v V, ok bool) {
 	for {
-		p := n.prefix
-		if len(key) < len(p) || string(key[:len(p)]) != string(p) {
-			return v, false
-		}
-		key = key[len(p):]
 		if len(key) == 0 {
 			return n.val, n.hasVal
 		}
-		if n = n.child(key[0]); n == nil {
+		if n = n.child(key[0]); n == nil || !hasRestOfPrefix(key, n.prefix) {
 			return v, false
 		}
+		key = key[len(n.prefix):]
 	}
 }
 
 func getWatch[V any](n *node[V], key []byte) (v V, ok bool, watch <-chan struct{}) {
 	for {
-		watch = n.watch
-		p := n.prefix
-		if len(key) < len(p) || string(key[:len(p)]) != string(p) {
-			return v, false, watch
-		}
-		key = key[len(p):]
 		if len(key) == 0 {
-			return n.val, n.hasVal, watch
+			return n.val, n.hasVal, n.watch
 		}
 		c := n.child(key[0])
 		if c == nil {
-			return v, false, watch
+			return v, false, n.watch
 		}
 		// A key that is absent under c would be added beneath c, or
 		// beside it by splitting c, which copies c too.
+		if !hasRestOfPrefix(key, c.prefix) {
+			return v, false, c.watch
+		}
+		key = key[len(c.prefix):]
 		n = c
 	}
+}
+
+// hasRestOfPrefix reports whether key starts with p, given that their
+// first bytes are equal.
+func hasRestOfPrefix(key, p []byte) bool {
+	if len(key) < len(p) {
+		return false
+	}
+	if len(p) > 8 {
+		return string(key[1:len(p)]) == string(p[1:])
+	}
+	for i := 1; i < len(p); i++ {
+		if key[i] != p[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // prefixSearch finds the node whose subtree holds exactly the keys with
@@ -140,16 +154,15 @@ func (n *node[V]) walk(yield func([]byte, V) bool) bool {
 	if n.hasVal && !yield(n.key, n.val) {
 		return false
 	}
-	if n.full != nil {
-		for _, c := range n.full {
-			if c != nil && !c.walk(yield) {
+	for _, c := range n.kids() {
+		switch {
+		case c == nil:
+		case c.numKids == 0:
+			// A leaf: no call.
+			if c.hasVal && !yield(c.key, c.val) {
 				return false
 			}
-		}
-		return true
-	}
-	for _, c := range n.kids[:n.numKids] {
-		if !c.walk(yield) {
+		case !c.walk(yield):
 			return false
 		}
 	}
@@ -174,25 +187,15 @@ func (n *node[V]) lowerBound(bound []byte, yield func([]byte, V) bool) bool {
 	bound = bound[len(p):]
 	// n's own key is shorter than the bound and sorts before it.
 	b := bound[0]
-	if n.full != nil {
-		if c := n.full[b]; c != nil && !c.lowerBound(bound, yield) {
-			return false
-		}
-		for i := int(b) + 1; i < 256; i++ {
-			if c := n.full[i]; c != nil && !c.walk(yield) {
-				return false
-			}
-		}
-		return true
-	}
-	for i, l := range n.labels[:n.numKids] {
+	for _, c := range n.kids() {
 		switch {
-		case l == b:
-			if !n.kids[i].lowerBound(bound, yield) {
+		case c == nil || c.prefix[0] < b:
+		case c.prefix[0] == b:
+			if !c.lowerBound(bound, yield) {
 				return false
 			}
-		case l > b:
-			if !n.kids[i].walk(yield) {
+		default:
+			if !c.walk(yield) {
 				return false
 			}
 		}

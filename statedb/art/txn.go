@@ -73,6 +73,9 @@ func (t *Txn[V]) writable(n *node[V]) *node[V] {
 	if n.full != nil {
 		full := *n.full
 		c.full = &full
+	} else if n.small != nil {
+		small := *n.small
+		c.small = &small
 	}
 	t.replaced(n)
 	c.watch = t.newChan()
@@ -170,6 +173,11 @@ func (t *Txn[V]) delete(n *node[V], key []byte, depth int, isRoot bool) (*node[V
 			return n, zero, false
 		}
 		old := n.val
+		if n.numKids == 0 && !isRoot {
+			// The whole node goes: no need to copy it first.
+			t.replaced(n)
+			return nil, old, true
+		}
 		nw := t.writable(n)
 		nw.key, nw.val, nw.hasVal = nil, zero, false
 		return t.compact(nw, depth, isRoot), old, true
@@ -201,7 +209,7 @@ func (t *Txn[V]) compact(n *node[V], depth int, isRoot bool) *node[V] {
 	if n.numKids == 0 {
 		return nil
 	}
-	c := t.writable(n.onlyChild())
+	c := t.writable(n.firstChild())
 	c.prefix = c.anyKey()[depth : depth+len(n.prefix)+len(c.prefix)]
 	return c
 }
@@ -218,15 +226,9 @@ func (t *Txn[V]) DeleteAll() {
 
 func (n *node[V]) visit(f func(*node[V])) {
 	f(n)
-	if n.full != nil {
-		for _, c := range n.full {
-			if c != nil {
-				c.visit(f)
-			}
+	for _, c := range n.kids() {
+		if c != nil {
+			c.visit(f)
 		}
-		return
-	}
-	for _, c := range n.kids[:n.numKids] {
-		c.visit(f)
 	}
 }
