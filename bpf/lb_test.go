@@ -247,3 +247,52 @@ func TestServiceMaglev(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceAffinityTimeout checks that a ClientIP affinity entry is
+// followed while it is younger than the service's timeout and ignored
+// after. Maglev makes the choice without affinity deterministic.
+func TestServiceAffinityTimeout(t *testing.T) {
+	n := newTestNode(t)
+	a, b, c := n.addPod(2), n.addPod(3), n.addPod(4)
+	cfg := n.config()
+	cfg.LBAlgorithm = LBAlgorithmMaglev
+	d, err := Load(cfg, nil)
+	must(t, err)
+	t.Cleanup(func() { d.Close() })
+	n.attach(d, a, b, c)
+	serveName(b.listenTCP(t, 8080), "b")
+	serveName(c.listenTCP(t, 8080), "c")
+	vip := netip.AddrPortFrom(netip.MustParseAddr("10.96.0.12"), 80)
+	lb := testLB{t, d}
+	const timeout = 30
+	lb.set(vip, ProtoTCP, 5, SvcFlagAffinity, timeout, testBackend{1, netip.AddrPortFrom(b.ip, 8080)}, testBackend{2, netip.AddrPortFrom(c.ip, 8080)})
+	// Maglev sends everything to b.
+	var mg LB4Maglev
+	for i := range mg.BackendIds {
+		mg.BackendIds[i] = 1
+	}
+	must(t, d.objs.CiliumLb4Maglev.Put(uint16(5), &mg))
+
+	now, err := monoSeconds()
+	must(t, err)
+	key := LB4AffinityKey{ClientIp: be32(a.ip), RevNatId: 5}
+	for _, c := range []struct {
+		age  int64
+		want string
+	}{
+		{timeout - 5, "c"}, // fresh: affinity wins over Maglev
+		{timeout + 5, "b"}, // expired: Maglev chooses
+	} {
+		must(t, d.objs.CiliumLb4Affinity.Put(&key, &LBAffinityVal{LastUsed: uint64(now - c.age), BackendId: 2}))
+		name, _, _, err := askName(a, vip)
+		must(t, err)
+		if name != c.want {
+			t.Errorf("affinity entry %ds old (timeout %ds): served by %s, want %s", c.age, timeout, name, c.want)
+		}
+		var v LBAffinityVal
+		must(t, d.objs.CiliumLb4Affinity.Lookup(&key, &v))
+		if int64(v.LastUsed) < now {
+			t.Errorf("affinity entry not refreshed by the connection: last used %d, now %d", v.LastUsed, now)
+		}
+	}
+}
