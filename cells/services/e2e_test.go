@@ -314,6 +314,41 @@ func TestE2EClusterIP(t *testing.T) {
 		}
 		t.Logf("%d connections, backends reached: %d", ok.Load(), len(seen))
 	})
+
+	// Services keep working while the agent is down (maps and links are
+	// pinned), and a restarted agent keeps every frontend's id.
+	t.Run("AgentRestart", func(t *testing.T) {
+		var before []ServiceEntry
+		if err := n.getJSON("/v1/services", &before); err != nil {
+			t.Fatal(err)
+		}
+		n.killAgent()
+		for range 5 {
+			if _, _, _, err := askName(t, client.netns, vip); err != nil {
+				t.Fatalf("service while the agent is down: %v", err)
+			}
+		}
+		n.startAgent()
+		for _, e := range before {
+			n.waitFrontend(e.Frontend, len(e.Backends))
+		}
+		var after []ServiceEntry
+		if err := n.getJSON("/v1/services", &after); err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]uint16{}
+		for _, e := range after {
+			ids[e.Frontend] = e.ID
+		}
+		for _, e := range before {
+			if ids[e.Frontend] != e.ID {
+				t.Errorf("frontend %s had id %d, %d after the restart", e.Frontend, e.ID, ids[e.Frontend])
+			}
+		}
+		if _, _, _, err := askName(t, client.netns, vip); err != nil {
+			t.Fatalf("service after the restart: %v", err)
+		}
+	})
 }
 
 // TestE2EFromOutside reaches Services from outside the node (the host's

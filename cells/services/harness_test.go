@@ -97,6 +97,7 @@ type e2eNode struct {
 	hostIP   netip.Addr // host side: the API server and the outside client
 	cp       *box.ControlPlane
 	k8s      *kubernetes.Clientset
+	args     []string
 	agent    *exec.Cmd
 	agentLog *bytes.Buffer
 	waitErr  chan error
@@ -179,19 +180,37 @@ func newE2ENode(t testing.TB, extraArgs ...string) *e2eNode {
 		"--k8s-kubeconfig-path", cp.Kubeconfig,
 		"--k8s-node-name", p,
 	}, extraArgs...)
+	n.args = args
 	n.agentLog = &bytes.Buffer{}
+	n.startAgent()
+	t.Cleanup(n.stopAgent)
+	return n
+}
+
+func (n *e2eNode) startAgent() {
+	n.t.Helper()
 	// nsenter, not `ip netns exec`: that would give the agent a private
 	// mount namespace, and its bpffs pins would die with it.
-	n.agent = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + n.netns, "--", agentBin}, args...)...)
+	n.agent = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + n.netns, "--", agentBin}, n.args...)...)
 	n.agent.Stdout, n.agent.Stderr = &syncWriter{w: n.agentLog}, &syncWriter{w: n.agentLog}
 	if err := n.agent.Start(); err != nil {
-		t.Fatal(err)
+		n.t.Fatal(err)
 	}
 	n.waitErr = make(chan error, 1)
 	go func(c *exec.Cmd, ch chan error) { ch <- c.Wait() }(n.agent, n.waitErr)
-	t.Cleanup(n.stopAgent)
 	n.waitHealthy()
-	return n
+}
+
+// killAgent kills the agent with SIGKILL, as a crash would; nsenter execs
+// the agent, so the pid is the agent's.
+func (n *e2eNode) killAgent() {
+	n.t.Helper()
+	_ = n.agent.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-n.waitErr:
+	case <-time.After(10 * time.Second):
+		n.t.Fatal("agent did not die on SIGKILL")
+	}
 }
 
 type syncWriter struct {
