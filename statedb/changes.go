@@ -89,28 +89,26 @@ func (it *changeIterator[T]) Next(txn ReadTxn) (iter.Seq2[Change[T], Revision], 
 		}
 		used = true
 		// Merge the two streams in revision order. Deletes are usually
-		// few, so they are the one pulled.
-		nextDelete, stop := iter.Pull(deletes.from(it.deleteRevision + 1))
-		defer stop()
-		d, dok := nextDelete()
+		// few, so they are the one stepped through by lookups.
+		d := deletes.ceil(it.deleteRevision + 1)
 		yieldDelete := func(d *object) bool {
 			it.deleteRevision = d.revision
 			it.tracker.seen.Store(d.revision)
 			return yield(Change[T]{Object: d.data.(T), Revision: d.revision, Deleted: true}, d.revision)
 		}
 		for u := range updates.from(it.revision + 1) {
-			for dok && d.revision < u.revision {
+			for d != nil && d.revision < u.revision {
 				if !yieldDelete(d) {
 					return
 				}
-				d, dok = nextDelete()
+				d = deletes.ceil(d.revision + 1)
 			}
 			it.revision = u.revision
 			if !yield(Change[T]{Object: u.data.(T), Revision: u.revision}, u.revision) {
 				return
 			}
 		}
-		for ; dok; d, dok = nextDelete() {
+		for ; d != nil; d = deletes.ceil(d.revision + 1) {
 			if !yieldDelete(d) {
 				return
 			}

@@ -206,6 +206,42 @@ func (t *revTree) get(rev Revision) *object {
 	return leaf.objs[rev&revMask]
 }
 
+// ceil returns the object with the lowest revision at or above rev, or
+// nil. Stepping through a tree with it needs no iterator state, so two
+// trees can be merged without a coroutine.
+func (t revTree) ceil(rev Revision) *object {
+	if t.root == nil {
+		return nil
+	}
+	rev = max(rev, t.base)
+	if !t.covers(rev) {
+		return nil
+	}
+	return t.root.ceil(t.height, rev)
+}
+
+func (n *revInner) ceil(height uint, rev Revision) *object {
+	shift := revBits * height
+	for i := (rev >> shift) & revMask; i < revFanout; i++ {
+		if height == 1 {
+			if leaf := n.leaves[i]; leaf != nil {
+				for j := rev & revMask; j < revFanout; j++ {
+					if o := leaf.objs[j]; o != nil {
+						return o
+					}
+				}
+			}
+		} else if c := n.inners[i]; c != nil {
+			if o := c.ceil(height-1, rev); o != nil {
+				return o
+			}
+		}
+		// On to the start of the next child's range.
+		rev = (rev>>shift + 1) << shift
+	}
+	return nil
+}
+
 // from yields the objects with revision >= rev, in revision order.
 func (t revTree) from(rev Revision) iter.Seq[*object] {
 	return func(yield func(*object) bool) {

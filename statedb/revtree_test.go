@@ -50,6 +50,23 @@ func TestRevTreeAgainstMap(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("round %d: from(0) = %d items, want %d", round, len(got), len(want))
 		}
+		// Stepping with ceil visits what from(0) does, from any start.
+		got = got[:0]
+		for o := tree.ceil(0); o != nil; o = tree.ceil(o.revision + 1) {
+			got = append(got, o.revision)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: stepping with ceil = %d items, want %d", round, len(got), len(want))
+		}
+		for range 10 {
+			r := Revision(rng.Uint64N(uint64(next) + 2))
+			i, _ := slices.BinarySearch(want, r)
+			o := tree.ceil(r)
+			if i == len(want) && o != nil || i < len(want) && (o == nil || o.revision != want[i]) {
+				t.Fatalf("round %d: ceil(%d) = %v", round, r, o)
+			}
+		}
+		got = got[:0]
 		if len(want) > 0 {
 			mid := want[len(want)/2]
 			got = got[:0]
