@@ -219,6 +219,12 @@ func TestReconcileIntoMaps(t *testing.T) {
 	waitFor(t, "web down to one backend", func() bool {
 		return len(l.dump()) == 2 && strings.Count(l.dump()[0], "10.0.1.") == 1
 	})
+	if _, _, found := l.tables.Backends.Get(l.db.ReadTxn(), BackendAddressIndex.Query(addr("10.0.1.5:8080/TCP"))); found {
+		t.Error("backend 10.0.1.5 still in the backends table after its only service dropped it")
+	}
+	if be, _, _ := l.tables.Backends.Get(l.db.ReadTxn(), BackendAddressIndex.Query(addr("10.0.1.6:8080/TCP"))); len(be.Services) != 2 {
+		t.Errorf("backend 10.0.1.6 serves %v, want both services still", be.Services)
+	}
 	if _, err := l.maps.backends.Lookup(feWeb.Backends[0].ID); err == nil {
 		t.Errorf("backend %s still in the map after its last frontend dropped it", feWeb.Backends[0].Address)
 	}

@@ -290,19 +290,6 @@ var (
 		FromString: parseAddrKey,
 		Unique:     true,
 	}
-	// BackendServiceIndex finds the backends of a service.
-	BackendServiceIndex = statedb.Index[*Backend, ServiceName]{
-		Name: "service",
-		FromObject: func(b *Backend) index.KeySet {
-			keys := make([]index.Key, len(b.Services))
-			for i, s := range b.Services {
-				keys[i] = serviceKey(s)
-			}
-			return index.NewKeySet(keys...)
-		},
-		FromKey:    serviceKey,
-		FromString: parseServiceName,
-	}
 	// ServiceNameIndex is the services' primary index.
 	ServiceNameIndex = statedb.Index[*Service, ServiceName]{
 		Name:       "name",
@@ -326,7 +313,7 @@ func NewTables(db *statedb.DB) (Tables, error) {
 	if err != nil {
 		return Tables{}, err
 	}
-	be, err := statedb.NewTable(BackendsTableName, BackendAddressIndex, BackendServiceIndex)
+	be, err := statedb.NewTable(BackendsTableName, BackendAddressIndex)
 	if err != nil {
 		return Tables{}, err
 	}
