@@ -96,7 +96,7 @@ func (r *routing) start(context.Context) error {
 		h.Close()
 		return err
 	}
-	routeOps := netlink.NewRouteOps(h, unix.RT_TABLE_MAIN, func(rt *Route) netlink.Route { return rt.Route })
+	routeOps := newRouteOps(h, unix.RT_TABLE_MAIN)
 	routeRec, err := reconcilers.New(reconcilers.Config[*Route]{
 		DB: r.db, Table: r.routes, Operations: routeOps, Log: r.log,
 		GetObjectStatus: func(rt *Route) reconcilers.Status { return rt.Status },

@@ -14,6 +14,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/hivenet/hivenet/cells/nodes"
 	"github.com/hivenet/hivenet/reconcilers/netlink"
 )
 
@@ -174,4 +175,49 @@ func BenchmarkPeerOpsUpdate(b *testing.B) {
 		i = (i + 1) % 60000
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "peers/s")
+}
+
+func TestRouteOpsDeleteRemovesLinkScopeRoutes(t *testing.T) {
+	h := newTestNetns(t)
+	if err := ensureDevice(h, DefaultVXLANPort, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	ops := newRouteOps(h, unix.RT_TABLE_MAIN)
+	ctx := context.Background()
+	all := []*nodes.Node{
+		{Name: "a", Local: true, InternalIP: netip.MustParseAddr("192.168.7.1")},
+		{Name: "b", InternalIP: netip.MustParseAddr("192.168.7.2"),
+			PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.2.0/24")}, RouterIP: netip.MustParseAddr("10.244.2.1")},
+	}
+	routes, _ := Desired(ModeTunnel, all)
+	// The host route first: the gateway route needs it.
+	slices.Reverse(routes)
+	for _, r := range routes {
+		if err := ops.Update(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		rs, err := h.RouteListFiltered(unix.AF_INET, &vnl.Route{Table: unix.RT_TABLE_MAIN, Protocol: netlink.RouteProtocol},
+			vnl.RT_FILTER_TABLE|vnl.RT_FILTER_PROTOCOL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(rs)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d routes installed, want 2", n)
+	}
+	slices.Reverse(routes)
+	for _, r := range routes {
+		if err := ops.Delete(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := ops.Delete(ctx, r); err != nil {
+			t.Fatalf("deleting what is gone: %v", err)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d routes left after Delete", n)
+	}
 }

@@ -325,7 +325,8 @@ func restartKeepsTraffic(t *testing.T, n *node, nRoutes int, a, b *pod) {
 }
 
 // apiServerOutage stops the API server for 30 s while traffic flows, starts
-// it again, then registers a new node and checks every agent routes to it.
+// it again, then registers a new node and checks every agent routes to it,
+// and deletes it again.
 func apiServerOutage(t *testing.T, ctx context.Context, c *cluster, agents []*node, a, b *pod) {
 	t.Helper()
 	tr := startTraffic(t, a, b, 8300)
@@ -373,6 +374,19 @@ func apiServerOutage(t *testing.T, ctx context.Context, c *cluster, agents []*no
 		waitFor(t, 90*time.Second, "route to the new node on "+n.name, func() error {
 			if r := n.kernelRoutes(); !strings.Contains(r, want) {
 				return fmt.Errorf("routes:\n%s\nwant %q", r, want)
+			}
+			return nil
+		})
+	}
+
+	// And a node deleted from the cluster loses its routes everywhere.
+	if err := c.kube.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range agents {
+		waitFor(t, 30*time.Second, "route to the deleted node gone on "+n.name, func() error {
+			if r := n.kernelRoutes(); strings.Contains(r, cidr.String()) || strings.Contains(r, cidr.Addr().Next().String()) {
+				return fmt.Errorf("routes:\n%s\nstill lead to %s", r, cidr)
 			}
 			return nil
 		})
