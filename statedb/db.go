@@ -185,7 +185,7 @@ const (
 // immutable; a write transaction works on a copy.
 type tableEntry struct {
 	meta    *tableBase
-	indexes []*art.Tree[*object]
+	indexes []art.Tree[*object]
 	// revs maps revision -> live object, graveRevs revision -> tombstone.
 	revs, graveRevs revTree
 	revision        Revision
@@ -229,7 +229,7 @@ func (e *tableEntry) getWatch(pos int, key []byte) (*object, bool, <-chan struct
 // iterTree returns index pos as a tree that later writes in the same
 // transaction will not change, so it can be iterated while the caller
 // keeps writing.
-func (e *tableEntry) iterTree(pos int) *art.Tree[*object] {
+func (e *tableEntry) iterTree(pos int) art.Tree[*object] {
 	if e.txns != nil {
 		if tx := e.txns[pos]; tx != nil {
 			return tx.Freeze()

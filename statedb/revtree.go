@@ -1,6 +1,9 @@
 package statedb
 
-import "iter"
+import (
+	"iter"
+	"sync/atomic"
+)
 
 // revTree is the revision index: a persistent sparse array of objects
 // indexed by revision, a trie of 32-way nodes.
@@ -17,7 +20,10 @@ import "iter"
 // A revTree value is a snapshot: copying it is free, and nodes not owned by
 // the writer are never mutated, so committed trees are immutable.
 type revTree struct {
-	root   *revInner
+	root *revInner
+	// leaf is the root instead while every object fits in one leaf
+	// (height 0), as in a small table: one node to copy per transaction.
+	leaf   *revLeaf
 	height uint // levels of inner nodes; the root covers 32^(height+1) revisions
 	// base is the first revision the root covers. The root covers only
 	// the range the live revisions need, not all from zero: revisions grow
@@ -27,9 +33,13 @@ type revTree struct {
 	n    int // objects in the tree
 }
 
-// revOwner marks the nodes one write transaction may mutate. Not zero
-// sized: distinct owners must have distinct addresses.
-type revOwner struct{ _ byte }
+// revOwner marks the nodes one write transaction may mutate. Zero owns
+// nothing; newRevOwner hands out the others.
+type revOwner uint64
+
+var revOwners atomic.Uint64
+
+func newRevOwner() revOwner { return revOwner(revOwners.Add(1)) }
 
 const (
 	revBits   = 5
@@ -38,13 +48,13 @@ const (
 )
 
 type revLeaf struct {
-	owner *revOwner
+	owner revOwner
 	n     int32
 	objs  [revFanout]*object
 }
 
 type revInner struct {
-	owner  *revOwner
+	owner  revOwner
 	n      int32
 	inners [revFanout]*revInner // children when height > 1
 	leaves [revFanout]*revLeaf  // children when height == 1
@@ -68,7 +78,7 @@ func (t *revTree) len() int { return t.n }
 
 // set stores o at rev (nil deletes) and returns what was there, copying
 // the nodes on the path that owner does not own.
-func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
+func (t *revTree) set(owner revOwner, rev Revision, o *object) *object {
 	if o == nil {
 		// Deleting: copy nothing if there is nothing to delete, and drop
 		// the tree whole if it is the last object, as a revision index
@@ -82,12 +92,12 @@ func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
 			return old
 		}
 	}
-	if t.root == nil {
+	if t.n == 0 {
 		if o == nil {
 			return nil
 		}
-		t.root, t.height = &revInner{owner: owner}, 1
-		t.base = alignDown(rev, 2*revBits)
+		t.leaf, t.height = &revLeaf{owner: owner}, 0
+		t.base = alignDown(rev, revBits)
 	}
 	for !t.covers(rev) {
 		if o == nil {
@@ -95,11 +105,42 @@ func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
 		}
 		// Grow: the old root becomes a child of a root one level up.
 		bits := revBits * (t.height + 1)
-		nr := &revInner{owner: owner, n: t.root.n}
-		nr.inners[(t.base>>bits)&revMask] = t.root
+		nr := &revInner{owner: owner}
+		if t.height == 0 {
+			nr.n = t.leaf.n
+			nr.leaves[(t.base>>bits)&revMask] = t.leaf
+			t.leaf = nil
+		} else {
+			nr.n = t.root.n
+			nr.inners[(t.base>>bits)&revMask] = t.root
+		}
 		t.root = nr
 		t.height++
 		t.base = alignDown(t.base, bits+revBits)
+	}
+	if t.height == 0 {
+		leaf := t.leaf
+		if leaf.owner != owner {
+			cp := *leaf
+			cp.owner = owner
+			leaf = &cp
+			t.leaf = leaf
+		}
+		j := rev & revMask
+		old := leaf.objs[j]
+		leaf.objs[j] = o
+		switch {
+		case old == nil && o != nil:
+			leaf.n++
+			t.n++
+		case old != nil && o == nil:
+			leaf.n--
+			t.n--
+		}
+		if t.n == 0 {
+			*t = revTree{}
+		}
+		return old
 	}
 	if t.root.owner != owner {
 		cp := *t.root
@@ -109,7 +150,7 @@ func (t *revTree) set(owner *revOwner, rev Revision, o *object) *object {
 	old, delta := t.root.set(owner, t.height, rev, o)
 	t.n += int(delta)
 	if t.root.n == 0 {
-		t.root, t.height, t.base = nil, 0, 0
+		*t = revTree{}
 	} else if o == nil {
 		t.shrink()
 	}
@@ -132,10 +173,21 @@ func (t *revTree) shrink() {
 		t.root = t.root.inners[only]
 		t.height--
 	}
+	only := -1
+	for i, l := range t.root.leaves {
+		if l != nil {
+			if only >= 0 {
+				return
+			}
+			only = i
+		}
+	}
+	t.base += Revision(only) << revBits
+	t.leaf, t.root, t.height = t.root.leaves[only], nil, 0
 }
 
 // set works on an owned node.
-func (n *revInner) set(owner *revOwner, height uint, rev Revision, o *object) (*object, int32) {
+func (n *revInner) set(owner revOwner, height uint, rev Revision, o *object) (*object, int32) {
 	i := (rev >> (revBits * height)) & revMask
 	if height == 1 {
 		leaf := n.leaves[i]
@@ -190,8 +242,11 @@ func (n *revInner) set(owner *revOwner, height uint, rev Revision, o *object) (*
 }
 
 func (t *revTree) get(rev Revision) *object {
-	if t.root == nil || !t.covers(rev) {
+	if t.n == 0 || !t.covers(rev) {
 		return nil
+	}
+	if t.height == 0 {
+		return t.leaf.objs[rev&revMask]
 	}
 	n := t.root
 	for h := t.height; h > 1; h-- {
@@ -210,11 +265,19 @@ func (t *revTree) get(rev Revision) *object {
 // nil. Stepping through a tree with it needs no iterator state, so two
 // trees can be merged without a coroutine.
 func (t revTree) ceil(rev Revision) *object {
-	if t.root == nil {
+	if t.n == 0 {
 		return nil
 	}
 	rev = max(rev, t.base)
 	if !t.covers(rev) {
+		return nil
+	}
+	if t.height == 0 {
+		for j := rev & revMask; j < revFanout; j++ {
+			if o := t.leaf.objs[j]; o != nil {
+				return o
+			}
+		}
 		return nil
 	}
 	return t.root.ceil(t.height, rev)
@@ -245,7 +308,15 @@ func (n *revInner) ceil(height uint, rev Revision) *object {
 // from yields the objects with revision >= rev, in revision order.
 func (t revTree) from(rev Revision) iter.Seq[*object] {
 	return func(yield func(*object) bool) {
-		if t.root != nil {
+		switch {
+		case t.n == 0:
+		case t.height == 0:
+			for j, o := range t.leaf.objs {
+				if o != nil && t.base+Revision(j) >= rev && !yield(o) {
+					return
+				}
+			}
+		default:
 			t.root.ascend(t.height, t.base, rev, yield)
 		}
 	}
@@ -279,10 +350,17 @@ func (n *revInner) ascend(height uint, base, from Revision, yield func(*object) 
 
 // last returns the object with the highest revision.
 func (t revTree) last() (*object, bool) {
-	n := t.root
-	if n == nil {
+	if t.n == 0 {
 		return nil, false
 	}
+	if t.height == 0 {
+		for j := revFanout - 1; j >= 0; j-- {
+			if o := t.leaf.objs[j]; o != nil {
+				return o, true
+			}
+		}
+	}
+	n := t.root
 	for h := t.height; ; h-- {
 		for i := revFanout - 1; i >= 0; i-- {
 			if h == 1 {

@@ -16,7 +16,7 @@ func TestRevTreeAgainstMap(t *testing.T) {
 	next := Revision(1)
 	var live []Revision // the model's keys, for picking one to delete
 	for round := range 200 {
-		owner := &revOwner{}
+		owner := newRevOwner()
 		for range rng.IntN(100) + 1 {
 			if len(live) > 0 && rng.IntN(3) == 0 {
 				k := rng.IntN(len(live))
@@ -94,5 +94,57 @@ func TestRevTreeAgainstMap(t *testing.T) {
 		if want := slices.Sorted(maps.Keys(snapModels[i])); !slices.Equal(got, want) {
 			t.Fatalf("snapshot %d changed: %d items, want %d", i, len(got), len(want))
 		}
+	}
+}
+
+// TestRevTreeGrowsAndShrinks checks that the root follows the live range:
+// one leaf while the objects fit in one, more levels for a far revision,
+// and back to one leaf when the far one goes, with the contents intact.
+func TestRevTreeGrowsAndShrinks(t *testing.T) {
+	var tree revTree
+	owner := newRevOwner()
+	objs := map[Revision]*object{}
+	put := func(rev Revision) {
+		objs[rev] = &object{revision: rev}
+		tree.set(owner, rev, objs[rev])
+	}
+	contents := func() []Revision {
+		var out []Revision
+		for o := range tree.from(0) {
+			out = append(out, o.revision)
+		}
+		return out
+	}
+	for rev := Revision(1000); rev < 1010; rev++ {
+		put(rev)
+	}
+	if tree.height != 0 {
+		t.Fatalf("10 neighbouring revisions: height %d, want 0 (one leaf)", tree.height)
+	}
+	put(1 << 40)
+	if tree.height < 2 {
+		t.Fatalf("after a far revision: height %d", tree.height)
+	}
+	if o := tree.ceil(1010); o == nil || o.revision != 1<<40 {
+		t.Fatalf("ceil(1010) = %v", o)
+	}
+	snapshot := tree
+	tree.set(newRevOwner(), 1<<40, nil)
+	if tree.height != 0 {
+		t.Fatalf("after deleting the far revision: height %d, want 0", tree.height)
+	}
+	if got := contents(); len(got) != 10 || got[0] != 1000 || got[9] != 1009 {
+		t.Fatalf("contents after shrinking: %v", got)
+	}
+	if o, _ := snapshot.last(); o.revision != 1<<40 {
+		t.Fatal("snapshot changed by a later owner's delete")
+	}
+	for rev := Revision(1000); rev < 1010; rev++ {
+		if old := tree.set(owner, rev, nil); old != objs[rev] {
+			t.Fatalf("delete %d returned %v", rev, old)
+		}
+	}
+	if tree.len() != 0 || tree.ceil(0) != nil {
+		t.Fatal("tree not empty after deleting everything")
 	}
 }

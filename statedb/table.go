@@ -134,7 +134,7 @@ func (b *tableBase) anyQuery(txn ReadTxn, indexName, key string) (iter.Seq2[any,
 func (b *tableBase) newEntry() *tableEntry {
 	e := &tableEntry{
 		meta:    b,
-		indexes: make([]*art.Tree[*object], len(b.indexNames)),
+		indexes: make([]art.Tree[*object], len(b.indexNames)),
 		watch:   make(chan struct{}),
 	}
 	for i := range e.indexes {

@@ -155,7 +155,7 @@ func (t *genTable[T]) LowerBoundWatch(txn ReadTxn, q Query[T]) (iter.Seq2[T, Rev
 	return lowerBound[T](e.iterTree(pos), q.key), e.watch
 }
 
-func lowerBound[T any](tree *art.Tree[*object], key []byte) iter.Seq2[T, Revision] {
+func lowerBound[T any](tree art.Tree[*object], key []byte) iter.Seq2[T, Revision] {
 	return func(yield func(T, Revision) bool) {
 		for _, o := range tree.LowerBound(key) {
 			if !yield(o.data.(T), o.revision) {

@@ -31,12 +31,12 @@ type tableState struct {
 	scratch []byte
 	// owner marks the revTree nodes this transaction copied and may
 	// mutate in place.
-	owner *revOwner
+	owner revOwner
 }
 
-func (s *tableState) revOwner() *revOwner {
-	if s.owner == nil {
-		s.owner = &revOwner{}
+func (s *tableState) revOwner() revOwner {
+	if s.owner == 0 {
+		s.owner = newRevOwner()
 	}
 	return s.owner
 }

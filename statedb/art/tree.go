@@ -19,41 +19,43 @@ import (
 	"iter"
 )
 
-// Tree is an immutable radix tree. The zero value is not usable; use
-// [New] or a [Txn]'s result.
+// Tree is an immutable radix tree, a small value to pass around by copy.
+// The zero value is not usable; use [New] or a [Txn]'s result.
 type Tree[V any] struct {
 	root *node[V]
 	size int
 }
 
 // New returns an empty tree.
-func New[V any]() *Tree[V] {
-	return &Tree[V]{root: &node[V]{watch: make(chan struct{})}}
+func New[V any]() Tree[V] {
+	return Tree[V]{root: &node[V]{watch: make(chan struct{})}}
 }
 
 // Len returns the number of keys in the tree.
-func (t *Tree[V]) Len() int { return t.size }
+func (t Tree[V]) Len() int { return t.size }
 
 // Txn starts a write transaction on the tree. The tree itself is not
 // changed by it.
-func (t *Tree[V]) Txn() *Txn[V] {
-	return &Txn[V]{root: t.root, size: t.size, owner: owners.Add(1)}
+func (t Tree[V]) Txn() *Txn[V] {
+	txn := &Txn[V]{root: t.root, size: t.size, owner: owners.Add(1)}
+	txn.closeOnNotify = txn.inline[:0]
+	return txn
 }
 
 // Get returns the value stored under key.
-func (t *Tree[V]) Get(key []byte) (V, bool) {
+func (t Tree[V]) Get(key []byte) (V, bool) {
 	return get(t.root, key)
 }
 
 // GetWatch returns the value stored under key and a channel that is closed
 // when a later commit changes the value under key (it may also be closed by
 // changes to keys near it).
-func (t *Tree[V]) GetWatch(key []byte) (V, bool, <-chan struct{}) {
+func (t Tree[V]) GetWatch(key []byte) (V, bool, <-chan struct{}) {
 	return getWatch(t.root, key)
 }
 
 // All iterates over every key and value in key order.
-func (t *Tree[V]) All() iter.Seq2[[]byte, V] {
+func (t Tree[V]) All() iter.Seq2[[]byte, V] {
 	root := t.root
 	return func(yield func([]byte, V) bool) { root.walk(yield) }
 }
@@ -61,12 +63,12 @@ func (t *Tree[V]) All() iter.Seq2[[]byte, V] {
 // Prefix iterates in key order over the keys that start with prefix, and
 // returns a channel closed when a later commit changes any of them (or
 // adds one).
-func (t *Tree[V]) Prefix(prefix []byte) (iter.Seq2[[]byte, V], <-chan struct{}) {
+func (t Tree[V]) Prefix(prefix []byte) (iter.Seq2[[]byte, V], <-chan struct{}) {
 	return prefixSearch(t.root, prefix)
 }
 
 // LowerBound iterates in key order over the keys at or after key.
-func (t *Tree[V]) LowerBound(key []byte) iter.Seq2[[]byte, V] {
+func (t Tree[V]) LowerBound(key []byte) iter.Seq2[[]byte, V] {
 	root := t.root
 	return func(yield func([]byte, V) bool) { root.lowerBound(key, yield) }
 }

@@ -12,7 +12,7 @@ import (
 
 // snapshot is a committed tree with the model it must keep matching.
 type snapshot struct {
-	tree  *Tree[int]
+	tree  Tree[int]
 	model map[string]int
 }
 
@@ -28,7 +28,7 @@ func randomKey(rng *rand.Rand) []byte {
 }
 
 // check compares every read of the tree with the model.
-func check(t *testing.T, what string, tree *Tree[int], model map[string]int, rng *rand.Rand) {
+func check(t *testing.T, what string, tree Tree[int], model map[string]int, rng *rand.Rand) {
 	t.Helper()
 	if tree.Len() != len(model) {
 		t.Fatalf("%s: Len = %d, model has %d", what, tree.Len(), len(model))

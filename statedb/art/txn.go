@@ -14,6 +14,8 @@ type Txn[V any] struct {
 	// closeOnNotify holds the watch channels of the committed nodes this
 	// transaction replaced.
 	closeOnNotify []chan struct{}
+	// inline backs closeOnNotify for the common small transaction.
+	inline [4]chan struct{}
 	// noWatch: nobody watches this tree; make and close no channels.
 	noWatch bool
 }
@@ -42,14 +44,14 @@ func (t *Txn[V]) Get(key []byte) (V, bool) { return get(t.root, key) }
 
 // Freeze returns the tree as written so far. Later writes of the
 // transaction do not change it.
-func (t *Txn[V]) Freeze() *Tree[V] {
+func (t *Txn[V]) Freeze() Tree[V] {
 	t.owner = owners.Add(1)
-	return &Tree[V]{root: t.root, size: t.size}
+	return Tree[V]{root: t.root, size: t.size}
 }
 
 // Commit returns the tree as written. The transaction stays usable; call
 // [Txn.Notify] once the tree is visible to readers.
-func (t *Txn[V]) Commit() *Tree[V] { return t.Freeze() }
+func (t *Txn[V]) Commit() Tree[V] { return t.Freeze() }
 
 // Notify closes the watch channels of every node the transaction replaced
 // since it started or since the last Notify. Call it after publishing the
