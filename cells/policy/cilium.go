@@ -28,7 +28,7 @@ func fromRules(name, ns string, spec *v2.Rule, specs []v2.Rule) (*Policy, error)
 	if spec == nil && len(specs) == 0 {
 		return nil, invalid(name, "spec", "one of spec and specs is required")
 	}
-	out := &Policy{Name: name}
+	out := &Policy{Name: name, Namespace: ns}
 	add := func(field string, r *v2.Rule) error {
 		return ciliumRule(out, name, field, ns, r)
 	}

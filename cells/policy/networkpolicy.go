@@ -25,7 +25,7 @@ func FromNetworkPolicy(np *networkingv1.NetworkPolicy) (*Policy, error) {
 		return nil, invalid(name, "spec.podSelector", "%v", err)
 	}
 	subject = subject.Add(namespaceIs(np.Namespace))
-	p := &Policy{Name: name}
+	p := &Policy{Name: name, Namespace: np.Namespace}
 
 	types := np.Spec.PolicyTypes
 	if len(types) == 0 {

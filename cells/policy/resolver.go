@@ -56,6 +56,10 @@ const (
 type Resolver struct {
 	mode       Mode
 	policies   map[string]*Policy
+	// byNamespace indexes policies by Policy.Namespace.
+	byNamespace map[string]map[string]*Policy
+	// subjectNS is each subject identity's namespace.
+	subjectNS map[string]map[identity.ID]struct{}
 	identities map[identity.ID]*identity.Identity
 	sets       map[identity.ID]labels.Set
 	// subjects are the identities of local endpoints (reference counted):
@@ -71,7 +75,8 @@ type Resolver struct {
 // NewResolver returns an empty resolver enforcing in mode.
 func NewResolver(mode Mode) *Resolver {
 	return &Resolver{
-		mode: mode, policies: map[string]*Policy{}, identities: map[identity.ID]*identity.Identity{},
+		mode: mode, policies: map[string]*Policy{}, byNamespace: map[string]map[string]*Policy{},
+		subjectNS: map[string]map[identity.ID]struct{}{}, identities: map[identity.ID]*identity.Identity{},
 		sets: map[identity.ID]labels.Set{}, subjects: map[identity.ID]int{},
 		namedPorts: map[identity.ID]map[string][]NamedPort{},
 		selected:   map[*Peer]map[identity.ID]struct{}{}, results: map[identity.ID]*Result{},
@@ -81,11 +86,24 @@ func NewResolver(mode Mode) *Resolver {
 
 // markSelectedBy marks the subjects a policy selects.
 func (r *Resolver) markSelectedBy(p *Policy) {
-	for id := range r.subjects {
+	mark := func(id identity.ID) {
 		if p.selects(r.sets[id]) {
 			r.dirty[id] = struct{}{}
 		}
 	}
+	if p.Namespace == "" {
+		for id := range r.subjects {
+			mark(id)
+		}
+		return
+	}
+	for id := range r.subjectNS[p.Namespace] {
+		mark(id)
+	}
+}
+
+func (r *Resolver) namespaceOf(id identity.ID) string {
+	return r.sets[id][identity.PodNamespaceLabel]
 }
 
 // SetPolicy adds or replaces a policy by name (nil deletes it).
@@ -98,18 +116,23 @@ func (r *Resolver) SetPolicy(name string, p *Policy) {
 			}
 		}
 		delete(r.policies, name)
+		delete(r.byNamespace[old.Namespace], name)
 	}
 	if p == nil {
 		return
 	}
 	r.policies[name] = p
+	if r.byNamespace[p.Namespace] == nil {
+		r.byNamespace[p.Namespace] = map[string]*Policy{}
+	}
+	r.byNamespace[p.Namespace][name] = p
 	for i := range p.Rules {
 		for j := range p.Rules[i].Peers {
 			peer := &p.Rules[i].Peers[j]
 			m := map[identity.ID]struct{}{}
 			if !peer.All {
 				for id, ident := range r.identities {
-					if peer.Matches(ident) {
+					if peer.matches(ident, r.sets[id]) {
 						m[id] = struct{}{}
 					}
 				}
@@ -127,6 +150,17 @@ func (r *Resolver) UpsertIdentity(id *identity.Identity) {
 	}
 	r.identities[id.ID] = id
 	r.sets[id.ID] = id.Labels.Selectable()
+	if _, ok := r.subjects[id.ID]; ok {
+		// A subject whose identity arrived late: file it under its namespace.
+		for _, m := range r.subjectNS {
+			delete(m, id.ID)
+		}
+		ns := r.namespaceOf(id.ID)
+		if r.subjectNS[ns] == nil {
+			r.subjectNS[ns] = map[identity.ID]struct{}{}
+		}
+		r.subjectNS[ns][id.ID] = struct{}{}
+	}
 	r.updatePeers(id.ID, id)
 	if _, ok := r.subjects[id.ID]; ok {
 		r.dirty[id.ID] = struct{}{}
@@ -156,7 +190,7 @@ func (r *Resolver) updatePeers(id identity.ID, ident *identity.Identity) {
 				}
 				m := r.selected[peer]
 				_, had := m[id]
-				has := ident != nil && peer.Matches(ident)
+				has := ident != nil && peer.matches(ident, r.sets[id])
 				if had != has {
 					changed = true
 					if has {
@@ -179,6 +213,11 @@ func (r *Resolver) AddSubject(id identity.ID) {
 	r.subjects[id]++
 	if r.subjects[id] == 1 {
 		r.dirty[id] = struct{}{}
+		ns := r.namespaceOf(id)
+		if r.subjectNS[ns] == nil {
+			r.subjectNS[ns] = map[identity.ID]struct{}{}
+		}
+		r.subjectNS[ns][id] = struct{}{}
 	}
 }
 
@@ -186,6 +225,9 @@ func (r *Resolver) AddSubject(id identity.ID) {
 func (r *Resolver) RemoveSubject(id identity.ID) {
 	r.subjects[id]--
 	if r.subjects[id] <= 0 {
+		for _, m := range r.subjectNS {
+			delete(m, id)
+		}
 		delete(r.subjects, id)
 		delete(r.results, id)
 		delete(r.dirty, id)
@@ -257,9 +299,15 @@ func (r *Resolver) resolve(subject identity.ID) *Result {
 	var rules []*Rule
 	var origins []string
 	if r.mode != ModeNever {
-		names := make([]string, 0, len(r.policies))
-		for name := range r.policies {
+		ns := r.namespaceOf(subject)
+		names := make([]string, 0, len(r.byNamespace[ns])+len(r.byNamespace[""]))
+		for name := range r.byNamespace[ns] {
 			names = append(names, name)
+		}
+		if ns != "" {
+			for name := range r.byNamespace[""] {
+				names = append(names, name)
+			}
 		}
 		slices.Sort(names)
 		for _, name := range names {

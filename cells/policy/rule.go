@@ -34,6 +34,15 @@ type Peer struct {
 
 // Matches reports whether the peer selects id.
 func (p *Peer) Matches(id *identity.Identity) bool {
+	var set labels.Set
+	if id.Kind == identity.KindCluster {
+		set = id.Labels.Selectable()
+	}
+	return p.matches(id, set)
+}
+
+// matches is Matches with id's selectable labels already computed.
+func (p *Peer) matches(id *identity.Identity, set labels.Set) bool {
 	if p.All {
 		return true
 	}
@@ -46,7 +55,6 @@ func (p *Peer) Matches(id *identity.Identity) bool {
 			return true
 		}
 		if p.Labels != nil {
-			set := id.Labels.Selectable()
 			if !p.Labels.Matches(set) {
 				return false
 			}
@@ -105,7 +113,11 @@ type Rule struct {
 // Policy is one validated policy object.
 type Policy struct {
 	// Name is "Kind namespace/name" (or "Kind name" when cluster-wide).
-	Name  string
+	Name string
+	// Namespace is the only namespace whose endpoints the policy can
+	// select, "" for cluster-wide policies; it lets the resolver look at
+	// only the policies that can apply to an identity.
+	Namespace string
 	Rules []Rule
 	// DefaultDeny lists, per direction, subjects this policy puts into
 	// default deny.
