@@ -54,12 +54,12 @@ const (
 // date incrementally: every change marks only the identities whose result
 // may change, and Resolve recomputes those. Not safe for concurrent use.
 type Resolver struct {
-	mode       Mode
-	policies   map[string]*Policy
+	mode     Mode
+	policies map[string]*Policy
 	// byNamespace indexes policies by Policy.Namespace.
 	byNamespace map[string]map[string]*Policy
 	// subjectNS is each subject identity's namespace.
-	subjectNS map[string]map[identity.ID]struct{}
+	subjectNS  map[string]map[identity.ID]struct{}
 	identities map[identity.ID]*identity.Identity
 	sets       map[identity.ID]labels.Set
 	// subjects are the identities of local endpoints (reference counted):

@@ -118,7 +118,7 @@ type Policy struct {
 	// select, "" for cluster-wide policies; it lets the resolver look at
 	// only the policies that can apply to an identity.
 	Namespace string
-	Rules []Rule
+	Rules     []Rule
 	// DefaultDeny lists, per direction, subjects this policy puts into
 	// default deny.
 	DefaultDeny []Enforcement
