@@ -7,6 +7,7 @@ import (
 
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/cells/identity"
 	"github.com/hivenet/hivenet/cells/k8s"
 	"github.com/hivenet/hivenet/cells/k8s/crds"
 	"github.com/hivenet/hivenet/statedb"
@@ -23,6 +24,7 @@ var Operator = cell.Group(
 	k8s.ClientCell,
 	crds.Cell,
 	k8s.OperatorCell,
+	identity.GCCell,
 )
 
 // Command is the operator's command line.
