@@ -232,6 +232,30 @@ func TestReconcileIntoMaps(t *testing.T) {
 		t.Error("slot 2 of web left behind")
 	}
 
+	// A terminating backend next to an active one takes no slot but stays
+	// in the backends map, so its connections finish.
+	l.apply(nil, []*discoveryv1.EndpointSlice{testSlice("web", "web-1", 8080, ready("10.0.1.6", "n2"), terminating("10.0.1.7", "n2"))})
+	waitFor(t, "terminating backend in the backends map", func() bool {
+		b, _, ok := l.tables.Backends.Get(l.db.ReadTxn(), BackendAddressIndex.Query(addr("10.0.1.7:8080/TCP")))
+		if !ok || b.State != BackendStateTerminating {
+			return false
+		}
+		_, err := l.maps.backends.Lookup(b.ID)
+		return err == nil
+	})
+	waitFor(t, "web reconciled", func() bool {
+		fe, _, _ := l.tables.Frontends.Get(l.db.ReadTxn(), FrontendAddressIndex.Query(addr("10.96.0.10:80/TCP")))
+		return fe.Status.IsDone() && len(fe.Backends) == 2
+	})
+	if got := l.dump(); len(got) != 2 || strings.Contains(got[0], "10.0.1.7") {
+		t.Errorf("the terminating backend took a slot:\n%s", strings.Join(got, "\n"))
+	}
+	l.apply(nil, []*discoveryv1.EndpointSlice{testSlice("web", "web-1", 8080, ready("10.0.1.6", "n2"))})
+	waitFor(t, "web back to one backend", func() bool {
+		fe, _, _ := l.tables.Frontends.Get(l.db.ReadTxn(), FrontendAddressIndex.Query(addr("10.96.0.10:80/TCP")))
+		return fe.Status.IsDone() && len(fe.Backends) == 1
+	})
+
 	// An agent restart keeps the ids, and prunes what was deleted while
 	// it was down.
 	ids := map[string]uint16{}
