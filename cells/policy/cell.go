@@ -187,14 +187,14 @@ type apiOut struct {
 	BPF      api.Handler `group:"api-handlers"`
 }
 
-func newAPIHandlers(db *statedb.DB, t Tables, eps statedb.Table[*endpoints.Endpoint], dp datapath.Datapath, cookies *Cookies) apiOut {
+func newAPIHandlers(db *statedb.DB, entries statedb.Table[*Entry], statuses statedb.Table[*Status], eps statedb.Table[*endpoints.Endpoint], dp datapath.Datapath, cookies *Cookies) apiOut {
 	return apiOut{
 		Policies: api.Handler{Pattern: "GET /v1/policy", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			txn := db.ReadTxn()
 			out := []EndpointPolicy{}
 			for ep := range eps.All(txn) {
 				p := EndpointPolicy{Endpoint: ep.ID, Pod: ep.PodName(), Identity: ep.Identity, Entries: []MapEntry{}}
-				for e := range t.Entries.List(txn, EntryByEndpoint.Query(ep.ID)) {
+				for e := range entries.List(txn, EntryByEndpoint.Query(ep.ID)) {
 					me := mapEntry(e.Key, e.Verdict.Deny, joinNames(e.Verdict.Policies))
 					me.Status = e.Status.String()
 					p.Entries = append(p.Entries, me)
@@ -206,7 +206,7 @@ func newAPIHandlers(db *statedb.DB, t Tables, eps statedb.Table[*endpoints.Endpo
 		})},
 		Statuses: api.Handler{Pattern: "GET /v1/policy/status", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			out := []*Status{}
-			for s := range t.Statuses.All(db.ReadTxn()) {
+			for s := range statuses.All(db.ReadTxn()) {
 				out = append(out, s)
 			}
 			api.WriteJSON(w, http.StatusOK, out)
