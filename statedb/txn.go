@@ -12,8 +12,8 @@ import (
 type writeTxn struct {
 	db       *DB
 	snapshot *readTxn
-	states   []tableState // locked tables in registration order
-	inline   [2]tableState
+	states   []tableState  // locked tables in registration order
+	inline   [1]tableState // most write transactions name one table
 	closed   bool
 	start    time.Time
 }
