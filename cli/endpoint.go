@@ -77,7 +77,7 @@ func endpointLabels(e *endpoints.Endpoint) []string {
 	for k, v := range e.Labels {
 		out = append(out, "k8s:"+k+"="+v)
 	}
-	if e.Namespace != "" {
+	if _, ok := e.Labels["io.kubernetes.pod.namespace"]; !ok && e.Namespace != "" {
 		out = append(out, "k8s:io.kubernetes.pod.namespace="+e.Namespace)
 	}
 	sort.Strings(out)
