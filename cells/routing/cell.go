@@ -39,9 +39,13 @@ type params struct {
 	Peers      statedb.RWTable[*Peer]
 	Nodes      statedb.Table[*nodes.Node]
 	Masquerade masquerade.Config `optional:"true"`
-	Jobs       cell.Jobs
-	Lifecycle  cell.Lifecycle
-	Log        *slog.Logger
+	// From reconcilers.Cell when the hive has it: the --reconciler-* flags
+	// and the exported metrics.
+	ReconcilerParams reconcilers.Params   `optional:"true"`
+	Metrics          *reconcilers.Metrics `optional:"true"`
+	Jobs             cell.Jobs
+	Lifecycle        cell.Lifecycle
+	Log              *slog.Logger
 }
 
 type routing struct {
@@ -53,6 +57,8 @@ type routing struct {
 	nodes     statedb.Table[*nodes.Node]
 	jobs      cell.Jobs
 	log       *slog.Logger
+	recParams reconcilers.Params
+	metrics   *reconcilers.Metrics
 	initRoute func(statedb.WriteTxn)
 	initPeer  func(statedb.WriteTxn)
 }
@@ -66,7 +72,7 @@ func newRouting(p params) (*routing, error) {
 	}
 	r := &routing{
 		cfg: p.Config, masq: p.Masquerade, db: p.DB, routes: p.Routes, peers: p.Peers,
-		nodes: p.Nodes, jobs: p.Jobs, log: p.Log,
+		nodes: p.Nodes, jobs: p.Jobs, log: p.Log, recParams: p.ReconcilerParams, metrics: p.Metrics,
 	}
 	wtxn := p.DB.WriteTxn(p.Routes, p.Peers)
 	r.initRoute = p.Routes.RegisterInitializer(wtxn, "nodes-synced")
@@ -98,7 +104,7 @@ func (r *routing) start(context.Context) error {
 	}
 	routeOps := newRouteOps(h, unix.RT_TABLE_MAIN)
 	routeRec, err := reconcilers.New(reconcilers.Config[*Route]{
-		DB: r.db, Table: r.routes, Operations: routeOps, Log: r.log,
+		DB: r.db, Table: r.routes, Operations: routeOps, Log: r.log, Params: r.recParams, Metrics: r.metrics,
 		GetObjectStatus: func(rt *Route) reconcilers.Status { return rt.Status },
 		SetObjectStatus: func(rt *Route, s reconcilers.Status) *Route { c := *rt; c.Status = s; return &c },
 	})
@@ -107,7 +113,7 @@ func (r *routing) start(context.Context) error {
 		return err
 	}
 	peerRec, err := reconcilers.New(reconcilers.Config[*Peer]{
-		DB: r.db, Table: r.peers, Operations: newPeerOps(h, DeviceName), Log: r.log,
+		DB: r.db, Table: r.peers, Operations: newPeerOps(h, DeviceName), Log: r.log, Params: r.recParams, Metrics: r.metrics,
 		GetObjectStatus: func(p *Peer) reconcilers.Status { return p.Status },
 		SetObjectStatus: func(p *Peer, s reconcilers.Status) *Peer { c := *p; c.Status = s; return &c },
 	})
