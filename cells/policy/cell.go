@@ -17,6 +17,7 @@ import (
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/identity"
 	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
+	"github.com/hivenet/hivenet/cells/k8s/client"
 	"github.com/hivenet/hivenet/reconcilers"
 	"github.com/hivenet/hivenet/statedb"
 )
@@ -60,6 +61,7 @@ type params struct {
 	Endpoints statedb.Table[*endpoints.Endpoint]
 	CEPs      statedb.Table[*v2.CiliumEndpoint]
 	Datapath  datapath.Datapath
+	Clientset *client.Clientset
 	Lifecycle cell.Lifecycle
 	Jobs      cell.Jobs
 	Log       *slog.Logger
@@ -84,7 +86,7 @@ func newPolicy(p params) (Tables, error) {
 		nps: p.NPs, cnps: p.CNPs, ccnps: p.CCNPs, ids: p.IDs, eps: p.Endpoints, ceps: p.CEPs,
 		log: p.Log, initDone: initDone, r: NewResolver(Mode(p.Config.EnablePolicy)),
 		epIdentity: map[uint16]identity.ID{}, byIdentity: map[identity.ID]map[uint16]struct{}{},
-		cepPorts: map[string]cepNamedPorts{},
+		cepPorts: map[string]cepNamedPorts{}, generations: map[string]int64{},
 	}
 	var ops *mapOps
 	p.Lifecycle.Append(cell.Hook{
@@ -103,8 +105,10 @@ func newPolicy(p params) (Tables, error) {
 			if err != nil {
 				return err
 			}
+			sw := &statusWriter{db: p.DB, statuses: p.Statuses, cnps: p.CNPs, ccnps: p.CCNPs, cs: p.Clientset, log: p.Log}
 			p.Jobs.Add(
 				cell.OneShot("resolve-policy", c.run),
+				cell.OneShot("write-policy-status", sw.run),
 				cell.OneShot("reconcile-policy-maps", func(ctx context.Context, h cell.Health) error { return r.Run(ctx, h) }),
 			)
 			return nil

@@ -38,6 +38,8 @@ type controller struct {
 	epIdentity map[uint16]identity.ID
 	byIdentity map[identity.ID]map[uint16]struct{}
 	cepPorts   map[string]cepNamedPorts
+	// generations are the metadata.generation of each policy last parsed.
+	generations map[string]int64
 	// resolveTime observes each round's resolution, for the benchmark
 	// of change-to-enforced latency.
 	lastRound time.Duration
@@ -74,12 +76,17 @@ func (c *controller) run(ctx context.Context, h cell.Health) error {
 		var statusUpdates []*Status
 		var statusDeletes []string
 
-		setPolicy := func(name string, deleted bool, parse func() (*Policy, error)) {
+		setPolicy := func(name string, gen int64, deleted bool, parse func() (*Policy, error)) {
 			if deleted {
 				c.r.SetPolicy(name, nil)
+				delete(c.generations, name)
 				statusDeletes = append(statusDeletes, name)
 				return
 			}
+			if g, ok := c.generations[name]; ok && g == gen && gen != 0 {
+				return // a status or metadata update: the spec is the same
+			}
+			c.generations[name] = gen
 			p, err := parse()
 			if err != nil {
 				// Never half-applied: the last valid version (if any)
@@ -96,19 +103,19 @@ func (c *controller) run(ctx context.Context, h cell.Health) error {
 		watches = append(watches, w)
 		for ch := range seq {
 			np := ch.Object
-			setPolicy("NetworkPolicy "+np.Namespace+"/"+np.Name, ch.Deleted, func() (*Policy, error) { return FromNetworkPolicy(np) })
+			setPolicy("NetworkPolicy "+np.Namespace+"/"+np.Name, np.Generation, ch.Deleted, func() (*Policy, error) { return FromNetworkPolicy(np) })
 		}
 		cseq, w := cnpCh.Next(txn)
 		watches = append(watches, w)
 		for ch := range cseq {
 			p := ch.Object
-			setPolicy("CiliumNetworkPolicy "+p.Namespace+"/"+p.Name, ch.Deleted, func() (*Policy, error) { return FromCiliumNetworkPolicy(p) })
+			setPolicy("CiliumNetworkPolicy "+p.Namespace+"/"+p.Name, p.Generation, ch.Deleted, func() (*Policy, error) { return FromCiliumNetworkPolicy(p) })
 		}
 		ccseq, w := ccnpCh.Next(txn)
 		watches = append(watches, w)
 		for ch := range ccseq {
 			p := ch.Object
-			setPolicy("CiliumClusterwideNetworkPolicy "+p.Name, ch.Deleted, func() (*Policy, error) { return FromCiliumClusterwideNetworkPolicy(p) })
+			setPolicy("CiliumClusterwideNetworkPolicy "+p.Name, p.Generation, ch.Deleted, func() (*Policy, error) { return FromCiliumClusterwideNetworkPolicy(p) })
 		}
 		iseq, w := idCh.Next(txn)
 		watches = append(watches, w)

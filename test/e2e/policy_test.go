@@ -246,6 +246,18 @@ spec:
 		}
 		return fmt.Errorf("no status in %+v", sts)
 	})
+	eventually(t, 10*time.Second, "bad-except carries Valid=False on the object", func() error {
+		o, err := cs.Cilium.V2.CiliumNetworkPolicies.Get(ctx, "default", "bad-except", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range o.Status.Conditions {
+			if cond.Type == v2.PolicyConditionValid && cond.Status == metav1.ConditionFalse && strings.Contains(cond.Message, "except[0]") {
+				return nil
+			}
+		}
+		return fmt.Errorf("conditions %+v", o.Status.Conditions)
+	})
 	if err := allowClientStill(bpfPolicy, ids["client"]); err != nil {
 		t.Error(err)
 	}
