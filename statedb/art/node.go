@@ -1,6 +1,10 @@
 package art
 
-import "sync/atomic"
+import (
+	"encoding/binary"
+	"math/bits"
+	"sync/atomic"
+)
 
 // smallMax is the most children a small node holds before it becomes a
 // 256-slot node; a 256-slot node shrinks back when it drops to shrinkAt.
@@ -47,13 +51,34 @@ func (n *node[V]) child(b byte) *node[V] {
 		return n.full[b]
 	}
 	if s := n.small; s != nil {
-		for i, l := range s.labels[:n.numKids] {
-			if l == b {
-				return s.kids[i]
-			}
+		if i := s.find(b, int(n.numKids)); i >= 0 {
+			return s.kids[i]
 		}
 	}
 	return nil
+}
+
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// find returns the position of label b among the first k, or -1. It
+// compares eight labels at a time: x has a zero byte where a label equals
+// b, and the lowest high bit of the mask marks the first zero byte (the
+// bit trick can only misfire above a real zero byte). Labels are unique,
+// and any match at or past k is stale.
+func (s *smallKids[V]) find(b byte, k int) int {
+	for half := 0; half < smallMax && half < k; half += 8 {
+		x := binary.LittleEndian.Uint64(s.labels[half:]) ^ (ones * uint64(b))
+		if m := (x - ones) &^ x & highs; m != 0 {
+			if i := half + bits.TrailingZeros64(m)>>3; i < k {
+				return i
+			}
+			return -1
+		}
+	}
+	return -1
 }
 
 // setChild sets or replaces the child under label b. Only on owned nodes.
