@@ -18,6 +18,12 @@
 // Flow events are read with [Datapath.Flows]; conntrack entries are listed
 // with [Datapath.Conntrack] or, from another process, [DumpConntrack].
 //
+// Services (lib/lb.h) live in Cilium's lb4 maps, written by the services
+// cell and listed with [DumpLB]; from-container translates what pods send.
+// [LoadHost] loads the programs of the node's external devices
+// (bpf_host.c): NodePort, LoadBalancer and external IPs for clients outside
+// the node, sharing the maps through their pins.
+//
 // Errors: [ErrNoBPFFS] when the bpffs cannot be mounted, [ErrNotAttached]
 // from Detach of a device the datapath is not attached to, [ErrBadFlow] for a
 // flow event record that cannot be decoded, and configuration errors from
