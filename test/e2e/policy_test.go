@@ -13,6 +13,7 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hivenet/hivenet/cells/endpoints"
@@ -219,6 +220,45 @@ spec:
 			err = fmt.Errorf("entries %+v", es)
 		}
 		return err
+	})
+
+	// A label change is re-evaluated: relabelled, the client gets another
+	// identity, which the server's policy no longer allows.
+	patch := []byte(`{"metadata":{"labels":{"app":"intruder"}}}`)
+	if _, err := c.Client.CoreV1().Pods("default").Patch(ctx, "client", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := eventually(t, 10*time.Second, "relabelled client no longer allowed", func() error {
+		es, err := bpfPolicy()
+		if err != nil {
+			return err
+		}
+		var ipc []ipcache.MapEntry
+		if err := agentJSON(n1, "/v1/bpf/ipcache", &ipc); err != nil {
+			return err
+		}
+		var now uint32
+		for _, e := range ipc {
+			if e.Prefix.String() == clientPod.Status.PodIP+"/32" {
+				now = e.Identity
+			}
+		}
+		// The old identity stays allowed (it exists until collected), but
+		// the client's address now maps to one the policy does not allow.
+		if now == 0 || now == ids["client"] {
+			return fmt.Errorf("ipcache maps the client to %d (old identity %d)", now, ids["client"])
+		}
+		if slices.ContainsFunc(es, func(e policy.MapEntry) bool { return e.Direction == "Ingress" && e.Identity == now }) {
+			return fmt.Errorf("new identity %d has entries: %+v", now, es)
+		}
+		return nil
+	})
+	t.Logf("label change to ipcache and policy map on the other node: %s", d)
+	if _, err := c.Client.CoreV1().Pods("default").Patch(ctx, "client", types.MergePatchType, []byte(`{"metadata":{"labels":{"app":"client"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "client allowed again under its old identity", func() error {
+		return allowClientStill(bpfPolicy, ids["client"])
 	})
 
 	// An invalid policy (an except outside its CIDR passes the CRD schema)
