@@ -115,7 +115,27 @@ type LBEntry struct {
 	Frontend string   `json:"frontend"` // 10.96.0.10:53/UDP
 	ID       uint16   `json:"id"`       // rev NAT index
 	Flags    uint8    `json:"flags"`
-	Backends []string `json:"backends"` // 10.0.1.5:8080/UDP (active), in slot order
+	Backends []LBSlot `json:"backends"` // slots 1..N, in order
+}
+
+// LBSlot is one backend slot of a frontend as the maps hold it.
+type LBSlot struct {
+	Slot    uint16 `json:"slot"`
+	ID      uint32 `json:"id"`      // backend id, 0 if the slot is missing
+	Address string `json:"address"` // 10.0.1.5:8080/TCP, empty if the backend is missing
+	State   string `json:"state"`   // active, terminating, quarantined
+}
+
+// String reads "10.0.1.5:8080/TCP (backend 3, active)", or says what is
+// missing.
+func (s LBSlot) String() string {
+	switch {
+	case s.ID == 0:
+		return fmt.Sprintf("slot %d missing", s.Slot)
+	case s.Address == "":
+		return fmt.Sprintf("backend %d missing", s.ID)
+	}
+	return fmt.Sprintf("%s (backend %d, %s)", s.Address, s.ID, s.State)
 }
 
 // DumpLB lists the frontends and their backends from the maps pinned
@@ -160,22 +180,27 @@ func DumpLB(root string) ([]LBEntry, error) {
 			Frontend: fmt.Sprintf("%s/%s", k.Frontend(), ProtoName(k.Proto)),
 			ID:       master.RevNatIndex,
 			Flags:    master.Flags,
-			Backends: []string{},
+			Backends: []LBSlot{},
 		}
 		for s := uint16(1); s <= master.Count; s++ {
 			sk := k
 			sk.BackendSlot = s
 			slot, ok := slots[sk]
 			if !ok {
-				e.Backends = append(e.Backends, fmt.Sprintf("slot %d missing", s))
+				e.Backends = append(e.Backends, LBSlot{Slot: s})
 				continue
 			}
 			var be LB4Backend
 			if err := bes.Lookup(&slot.BackendId, &be); err != nil {
-				e.Backends = append(e.Backends, fmt.Sprintf("backend %d missing", slot.BackendId))
+				e.Backends = append(e.Backends, LBSlot{Slot: s, ID: slot.BackendId})
 				continue
 			}
-			e.Backends = append(e.Backends, fmt.Sprintf("%s/%s (%d) [%s]", be.AddrPort(), ProtoName(be.Proto), slot.BackendId, BackendStateName(be.Flags)))
+			e.Backends = append(e.Backends, LBSlot{
+				Slot:    s,
+				ID:      slot.BackendId,
+				Address: fmt.Sprintf("%s/%s", be.AddrPort(), ProtoName(be.Proto)),
+				State:   BackendStateName(be.Flags),
+			})
 		}
 		out = append(out, e)
 	}

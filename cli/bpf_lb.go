@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -36,10 +37,37 @@ func printLB(w io.Writer, es []bpf.LBEntry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "SERVICE ADDRESS\tBACKEND ADDRESS (REVNAT_ID) (SLOT)")
 	for _, e := range es {
-		fmt.Fprintf(tw, "%s (%d)\t0.0.0.0:0 (%d) (0) [flags %#x]\n", e.Frontend, e.ID, e.ID, e.Flags)
-		for i, b := range e.Backends {
-			fmt.Fprintf(tw, "\t%s (%d) (%d)\n", b, e.ID, i+1)
+		fmt.Fprintf(tw, "%s (%d)\t0.0.0.0:0 (%d) (0) [%s]\n", e.Frontend, e.ID, e.ID, svcFlags(e.Flags))
+		for _, b := range e.Backends {
+			if b.Address == "" {
+				fmt.Fprintf(tw, "\t%s (%d) (%d)\n", b, e.ID, b.Slot)
+				continue
+			}
+			fmt.Fprintf(tw, "\t%s (%d) (%d) [%s]\n", b.Address, e.ID, b.Slot, b.State)
 		}
 	}
 	tw.Flush()
+}
+
+// svcFlags names slot 0's flags as cilium-dbg does.
+func svcFlags(f uint8) string {
+	var names []string
+	for _, n := range []struct {
+		bit  uint8
+		name string
+	}{
+		{bpf.SvcFlagExternalIP, "ExternalIPs"},
+		{bpf.SvcFlagNodePort, "NodePort"},
+		{bpf.SvcFlagLoadBalancer, "LoadBalancer"},
+		{bpf.SvcFlagExtLocalScope, "Local"},
+		{bpf.SvcFlagAffinity, "sessionAffinity"},
+	} {
+		if f&n.bit != 0 {
+			names = append(names, n.name)
+		}
+	}
+	if len(names) == 0 || f&(bpf.SvcFlagExternalIP|bpf.SvcFlagNodePort|bpf.SvcFlagLoadBalancer) == 0 {
+		names = append([]string{"ClusterIP"}, names...)
+	}
+	return strings.Join(names, ", ")
 }

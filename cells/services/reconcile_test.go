@@ -172,7 +172,11 @@ func (l *testLB) dump() []string {
 	}
 	var out []string
 	for _, e := range es {
-		out = append(out, fmt.Sprintf("%s id=%d %s", e.Frontend, e.ID, strings.Join(e.Backends, ", ")))
+		var bes []string
+		for _, b := range e.Backends {
+			bes = append(bes, fmt.Sprintf("%s (%d) [%s]", b.Address, b.ID, b.State))
+		}
+		out = append(out, fmt.Sprintf("%s id=%d %s", e.Frontend, e.ID, strings.Join(bes, ", ")))
 	}
 	return out
 }
