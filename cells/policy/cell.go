@@ -189,6 +189,7 @@ type apiOut struct {
 	Policies api.Handler `group:"api-handlers"`
 	Statuses api.Handler `group:"api-handlers"`
 	BPF      api.Handler `group:"api-handlers"`
+	Cookies  api.Handler `group:"api-handlers"`
 }
 
 func newAPIHandlers(db *statedb.DB, entries statedb.Table[*Entry], statuses statedb.Table[*Status], eps statedb.Table[*endpoints.Endpoint], dp datapath.Datapath, cookies *Cookies) apiOut {
@@ -214,6 +215,9 @@ func newAPIHandlers(db *statedb.DB, entries statedb.Table[*Entry], statuses stat
 				out = append(out, s)
 			}
 			api.WriteJSON(w, http.StatusOK, out)
+		})},
+		Cookies: api.Handler{Pattern: "GET /v1/policy/cookies", Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			api.WriteJSON(w, http.StatusOK, cookies.All())
 		})},
 		BPF: api.Handler{Pattern: "GET /v1/bpf/policy/{endpoint}", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			n, err := strconv.ParseUint(r.PathValue("endpoint"), 10, 16)

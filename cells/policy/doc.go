@@ -21,5 +21,15 @@
 // dropped by default deny. Deny wins over allow at computation time too: an
 // allow entry inside a deny entry's range is not written.
 //
+// The datapath contract (for the policy stage in bpf/): the hash-of-maps
+// cilium_policy_eps (key: __u32 endpoint id, value: the endpoint's map)
+// is pinned under <bpf-root>/globals next to the inner maps
+// cilium_policy_v2_<id>, LPM tries of [BPFKey] (struct policy_key: __u32
+// prefixlen; __u32 sec_label; __u8 egress; __u8 protocol; __be16 dport) →
+// [BPFValue] (struct policy_entry: __be16 proxy_port; __u8 flags, bit 0
+// deny; __u8 auth_type; __u32 cookie; __u64 packets, bytes). A missing
+// endpoint entry in the outer map means its policy is not computed yet.
+// The cookie names the policy of a verdict: GET /v1/policy/cookies.
+//
 // Sentinel errors: [ErrInvalid], [ErrUnsupported].
 package policy

@@ -305,3 +305,11 @@ func (c *Cookies) Name(id uint32) string {
 	}
 	return ""
 }
+
+// All returns the names by cookie (index 0 is "no policy"), for a flow
+// reader naming the policy of a verdict event.
+func (c *Cookies) All() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.names...)
+}
