@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -221,6 +223,27 @@ spec:
 		}
 		return err
 	})
+
+	// The CLI shows the same, in Cilium's columns.
+	hivenet := func(args ...string) string {
+		out, err := exec.Command(filepath.Join(buildBinaries(t), "hivenet"), append([]string{"-s", n1.Socket}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("hivenet %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	if out := hivenet("identity", "list"); !strings.Contains(out, fmt.Sprint(ids["server"])) || !strings.Contains(out, "k8s:app=server") || !strings.Contains(out, "reserved:world") {
+		t.Errorf("hivenet identity list:\n%s", out)
+	}
+	if out := hivenet("bpf", "policy", "get", fmt.Sprint(ep.ID)); !strings.Contains(out, "POLICY") || !strings.Contains(out, "80/TCP") || !strings.Contains(out, "CiliumNetworkPolicy default/allow-client") {
+		t.Errorf("hivenet bpf policy get:\n%s", out)
+	}
+	if out := hivenet("bpf", "ipcache", "list"); !strings.Contains(out, clientPod.Status.PodIP+"/32") || !strings.Contains(out, "tunnelendpoint="+n2.IP.String()) {
+		t.Errorf("hivenet bpf ipcache list:\n%s", out)
+	}
+	if out := hivenet("policy", "get"); !strings.Contains(out, "CiliumNetworkPolicy default/allow-client") || !strings.Contains(out, "Endpoint "+fmt.Sprint(ep.ID)) {
+		t.Errorf("hivenet policy get:\n%s", out)
+	}
 
 	// A label change is re-evaluated: relabelled, the client gets another
 	// identity, which the server's policy no longer allows.
