@@ -16,6 +16,7 @@ import (
 	"github.com/hivenet/hivenet/cells/datapath"
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/identity"
+	"github.com/hivenet/hivenet/cells/k8s"
 	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
 	"github.com/hivenet/hivenet/cells/k8s/client"
 	"github.com/hivenet/hivenet/reconcilers"
@@ -62,6 +63,7 @@ type params struct {
 	CEPs      statedb.Table[*v2.CiliumEndpoint]
 	Datapath  datapath.Datapath
 	Clientset *client.Clientset
+	Node      k8s.NodeName
 	Lifecycle cell.Lifecycle
 	Jobs      cell.Jobs
 	Log       *slog.Logger
@@ -105,7 +107,8 @@ func newPolicy(p params) (Tables, error) {
 			if err != nil {
 				return err
 			}
-			sw := &statusWriter{db: p.DB, statuses: p.Statuses, cnps: p.CNPs, ccnps: p.CCNPs, cs: p.Clientset, log: p.Log}
+			sw := &statusWriter{db: p.DB, statuses: p.Statuses, cnps: p.CNPs, ccnps: p.CCNPs, nps: p.NPs, cs: p.Clientset,
+				node: string(p.Node), log: p.Log, evented: map[string]string{}}
 			p.Jobs.Add(
 				cell.OneShot("resolve-policy", c.run),
 				cell.OneShot("write-policy-status", sw.run),

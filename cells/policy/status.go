@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -15,7 +17,8 @@ import (
 	"github.com/hivenet/hivenet/statedb"
 )
 
-// statusWriter puts the Valid condition on Cilium policy objects, so
+// statusWriter puts the Valid condition on Cilium policy objects (and a
+// Warning event on rejected NetworkPolicies), so
 // `kubectl get cnp` shows a rejected policy and `kubectl describe` why.
 // Every agent computes the same verdict; a write that lost a race is not
 // retried, the next change of the object brings it back here.
@@ -24,8 +27,13 @@ type statusWriter struct {
 	statuses statedb.Table[*Status]
 	cnps     statedb.Table[*v2.CiliumNetworkPolicy]
 	ccnps    statedb.Table[*v2.CiliumClusterwideNetworkPolicy]
+	nps      statedb.Table[*networkingv1.NetworkPolicy]
 	cs       *client.Clientset
+	node     string
 	log      *slog.Logger
+	// evented remembers the rejections already reported as events, by
+	// policy name and message.
+	evented map[string]string
 }
 
 func validCondition(s *Status) v2.NetworkPolicyCondition {
@@ -62,6 +70,19 @@ func (w *statusWriter) run(ctx context.Context, h cell.Health) error {
 			cond := validCondition(s)
 			var err error
 			switch kind {
+			case "NetworkPolicy":
+				// NetworkPolicy has no conditions: a Warning event on it.
+				if s.Valid || w.evented[s.Name] == s.Error {
+					continue
+				}
+				o, _, ok := w.nps.Get(txn, k8s.NameIndex[*networkingv1.NetworkPolicy]().Query(k8s.ParseKey(name)))
+				if !ok {
+					continue
+				}
+				err = w.event(ctx, o, s.Error)
+				if err == nil {
+					w.evented[s.Name] = s.Error
+				}
 			case "CiliumNetworkPolicy":
 				o, _, ok := w.cnps.Get(txn, k8s.NameIndex[*v2.CiliumNetworkPolicy]().Query(k8s.ParseKey(name)))
 				if !ok {
@@ -94,4 +115,19 @@ func (w *statusWriter) run(ctx context.Context, h cell.Health) error {
 		case <-watch:
 		}
 	}
+}
+
+func (w *statusWriter) event(ctx context.Context, np *networkingv1.NetworkPolicy, msg string) error {
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: np.Name + ".", Namespace: np.Namespace},
+		InvolvedObject: corev1.ObjectReference{Kind: "NetworkPolicy", APIVersion: "networking.k8s.io/v1",
+			Namespace: np.Namespace, Name: np.Name, UID: np.UID, ResourceVersion: np.ResourceVersion},
+		Reason: "PolicyInvalid", Message: msg, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "hivenet-agent", Host: w.node},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "hivenet.io/agent", ReportingInstance: w.node,
+	}
+	_, err := w.cs.CoreV1().Events(np.Namespace).Create(ctx, ev, metav1.CreateOptions{})
+	return err
 }
