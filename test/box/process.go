@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 )
@@ -39,7 +40,7 @@ func (p *process) start() error {
 	// Pdeathsig: a test binary killed by the harness must not leak an
 	// apiserver holding ports; Setpgid keeps terminal signals away from it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawnerThread(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
@@ -109,4 +110,27 @@ func (p *process) logTail(lines int) string {
 		}
 	}
 	return string(data)
+}
+
+// The kernel sends Pdeathsig when the thread that started a process exits,
+// not the process; Go destroys a thread whenever a goroutine that locked it
+// (every network-namespace helper does) returns. Started from an arbitrary
+// goroutine, the API server could be killed at random by unrelated test code
+// (it was). So every component starts from one locked thread that lives as
+// long as the test binary.
+var spawnReqs = func() chan func() {
+	ch := make(chan func())
+	go func() {
+		runtime.LockOSThread() // never unlocked, never exits
+		for f := range ch {
+			f()
+		}
+	}()
+	return ch
+}()
+
+func startOnSpawnerThread(cmd *exec.Cmd) error {
+	errc := make(chan error, 1)
+	spawnReqs <- func() { errc <- cmd.Start() }
+	return <-errc
 }

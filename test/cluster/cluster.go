@@ -62,6 +62,7 @@ type Cluster struct {
 
 	operator *proc
 	dns      *dnsServer
+	spawn    *spawner
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -112,7 +113,7 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	c = &Cluster{cfg: cfg, log: cfg.Log}
+	c = &Cluster{cfg: cfg, log: cfg.Log, spawn: newSpawner()}
 	c.net = network{bridge: cfg.Name + "-br", subnet: subnet}
 	c.net.gateway = c.net.addr(1)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -138,10 +139,12 @@ func Up(ctx context.Context, cfg Config) (c *Cluster, err error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, "k8s"), 0o755); err != nil {
 		return nil, err
 	}
-	c.CP, err = box.Start(ctx, box.Config{
-		BinDir:      cfg.K8sBinDir,
-		Dir:         filepath.Join(cfg.Dir, "k8s"),
-		BindAddress: c.net.gateway.String(),
+	c.spawn.do(func() {
+		c.CP, err = box.Start(ctx, box.Config{
+			BinDir:      cfg.K8sBinDir,
+			Dir:         filepath.Join(cfg.Dir, "k8s"),
+			BindAddress: c.net.gateway.String(),
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -222,6 +225,10 @@ func (c *Cluster) Down() {
 		c.CP.Stop()
 	}
 	c.net.destroy()
+	if c.spawn != nil {
+		c.spawn.stop()
+		c.spawn = nil
+	}
 }
 
 func (c *Cluster) startOperator(ctx context.Context) error {
@@ -232,7 +239,7 @@ func (c *Cluster) startOperator(ctx context.Context) error {
 	cmd := exec.Command(filepath.Join(c.cfg.BinDir, "hivenet-operator"),
 		"--k8s-kubeconfig-path", c.Kubeconfig,
 		"--api-serve-addr", fmt.Sprintf("127.0.0.1:%d", port))
-	c.operator, err = startProc(cmd, filepath.Join(c.cfg.Dir, "operator.log"))
+	c.operator, err = c.spawn.startProc(cmd, filepath.Join(c.cfg.Dir, "operator.log"))
 	if err != nil {
 		return err
 	}

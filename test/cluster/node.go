@@ -132,6 +132,8 @@ func (n *Node) AgentArgs() []string {
 		"--bpf-root", n.BPFRoot,
 		"--ipv4-native-routing-cidr", "10.244.0.0/16",
 		"--write-cni-conf-when-ready", n.Conflist(),
+		// Room for the VXLAN header of the default tunnel routing mode.
+		"--mtu", "1450",
 	}, n.c.cfg.AgentArgs...)
 }
 
@@ -143,7 +145,7 @@ func (n *Node) StartAgent(ctx context.Context) error {
 	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + n.Netns, "--",
 		filepath.Join(n.c.cfg.BinDir, "hivenet-agent")}, n.AgentArgs()...)...)
 	var err error
-	if n.agent, err = startProc(cmd, n.logPath()); err != nil {
+	if n.agent, err = n.c.spawn.startProc(cmd, n.logPath()); err != nil {
 		return err
 	}
 	return waitFor(ctx, 90*time.Second, "agent on "+n.Name+" healthy", func() error {

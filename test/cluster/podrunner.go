@@ -256,7 +256,7 @@ func (r *podRunner) startContainer(p *corev1.Pod, rt *podRuntime, c *corev1.Cont
 	if c.WorkingDir != "" {
 		cmd.Dir = c.WorkingDir
 	}
-	pr, err := startProc(cmd, r.logPath(p, c.Name))
+	pr, err := r.c.spawn.startProc(cmd, r.logPath(p, c.Name))
 	if err != nil {
 		return fmt.Errorf("container %s: %w", c.Name, err)
 	}

@@ -18,6 +18,12 @@ type proc struct {
 	err  error
 }
 
+// startProc starts cmd on the spawner's thread (see spawner).
+func (s *spawner) startProc(cmd *exec.Cmd, logPath string) (p *proc, err error) {
+	s.do(func() { p, err = startProc(cmd, logPath) })
+	return p, err
+}
+
 func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 	if logPath != "" {
 		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
