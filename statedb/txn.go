@@ -32,6 +32,13 @@ type tableState struct {
 	// owner marks the revTree nodes this transaction copied and may
 	// mutate in place.
 	owner revOwner
+	// The tree transactions of the first indexes written, and the slice
+	// of them, live here rather than in allocations of their own: a write
+	// transaction usually writes one or two indexes of one table. (Only
+	// the working entry points into them; a commit drops the pointers.)
+	txnPtrs  [4]*art.Txn[*object]
+	txnStore [2]art.Txn[*object]
+	txnsUsed int
 }
 
 func (s *tableState) revOwner() revOwner {
@@ -72,7 +79,13 @@ func (s *tableState) txn(pos int) *art.Txn[*object] {
 	s.own()
 	tx := e.txns[pos]
 	if tx == nil {
-		tx = e.indexes[pos].Txn()
+		if s.txnsUsed < len(s.txnStore) {
+			tx = &s.txnStore[s.txnsUsed]
+			s.txnsUsed++
+			tx.Reset(e.indexes[pos])
+		} else {
+			tx = e.indexes[pos].Txn()
+		}
 		// Only user indexes hand out per-key watch channels; the internal
 		// ones are watched through the table's channel.
 		if pos < primaryIndexPos {
@@ -87,7 +100,11 @@ func (s *tableState) txn(pos int) *art.Txn[*object] {
 func (s *tableState) own() {
 	e := &s.entry
 	if e.txns == nil {
-		e.txns = make([]*art.Txn[*object], len(e.indexes))
+		if len(e.indexes) <= len(s.txnPtrs) {
+			e.txns = s.txnPtrs[:len(e.indexes)]
+		} else {
+			e.txns = make([]*art.Txn[*object], len(e.indexes))
+		}
 		e.indexes = slices.Clone(e.indexes)
 	}
 }

@@ -10,9 +10,14 @@
 // those channels, waking everyone watching a part of the old tree that
 // changed.
 //
-// Nodes adapt to their fan-out: up to 16 children in a small sorted node
-// searched linearly, more in a 256-slot node indexed by the key byte.
-// Paths without branches are compressed into one node's prefix.
+// Nodes adapt to their fan-out: up to 16 children in a small sorted array
+// searched eight labels at a time, more in a 256-slot array indexed by the
+// key byte, both out of line so that leaves stay small. Paths without
+// branches are compressed into one node's prefix.
+//
+// A Txn must start from the latest committed tree: two transactions
+// committed from the same tree would both close its replaced nodes'
+// channels. statedb guarantees this with its per-table write lock.
 package art
 
 import (
@@ -37,8 +42,8 @@ func (t Tree[V]) Len() int { return t.size }
 // Txn starts a write transaction on the tree. The tree itself is not
 // changed by it.
 func (t Tree[V]) Txn() *Txn[V] {
-	txn := &Txn[V]{root: t.root, size: t.size, owner: owners.Add(1)}
-	txn.closeOnNotify = txn.inline[:0]
+	txn := new(Txn[V])
+	txn.Reset(t)
 	return txn
 }
 

@@ -36,6 +36,14 @@ func (t *Txn[V]) newChan() chan struct{} {
 	return make(chan struct{})
 }
 
+// Reset makes txn a new transaction on tree, as [Tree.Txn] would return,
+// reusing txn's memory: for callers that keep transactions inside a larger
+// allocation. Channels not yet notified are dropped.
+func (t *Txn[V]) Reset(tree Tree[V]) {
+	*t = Txn[V]{root: tree.root, size: tree.size, owner: owners.Add(1)}
+	t.closeOnNotify = t.inline[:0]
+}
+
 // Len returns the number of keys, including this transaction's writes.
 func (t *Txn[V]) Len() int { return t.size }
 
