@@ -20,10 +20,10 @@
  * the places marked "stage:":
  *
  *   from-container: parse -> source check -> service translation ->
- *                   conntrack (egress) -> [egress policy] -> flow event ->
+ *                   conntrack (egress) -> egress policy -> flow event ->
  *                   local delivery or the kernel
  *   ipv4_to_endpoint: conntrack (ingress) -> reverse NAT of service
- *                     replies -> [ingress policy] -> flow event
+ *                     replies -> ingress policy -> flow event
  */
 #include "lib/common.h"
 #include "lib/config.h"
@@ -31,9 +31,11 @@
 #include "lib/drop.h"
 #include "lib/endpoints.h"
 #include "lib/flow.h"
+#include "lib/ipcache.h"
 #include "lib/l3.h"
 #include "lib/lb.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 
 char __license[] SEC("license") = "Dual BSD/GPL";
 
@@ -76,8 +78,11 @@ static __always_inline int ipv4_to_endpoint(struct __sk_buff *ctx,
 	if (ct.status == CT_REPLY && (ret = lb4_rev_nat(ctx, p, ct.rev_nat_index)) < 0)
 		return ret;
 
-	/* stage: ingress policy of the destination endpoint (issue 8), by
-	 * p->src_identity, for CT_NEW and CT_ESTABLISHED; replies pass. */
+	/* Ingress policy of the destination endpoint, by p->src_identity,
+	 * for CT_NEW and CT_ESTABLISHED; replies pass (lib/policy.h). */
+	if (ct.status != CT_REPLY &&
+	    (ret = policy_verdict(p, p->dst_ep_id, p->src_identity, 0, p->len)) < 0)
+		return ret;
 
 	reason = flow_reason(ct.report, 0);
 	if (reason)
@@ -154,9 +159,17 @@ int cil_from_container(struct __sk_buff *ctx)
 	if (ret < 0)
 		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret);
 
-	/* stage: egress policy of the source endpoint (issue 8), for CT_NEW
-	 * and CT_ESTABLISHED; then masquerade and egress gateway steering
-	 * for destinations outside the cluster. */
+	/* Egress policy of the source endpoint, for CT_NEW and
+	 * CT_ESTABLISHED, against the destination's identity (the ipcache's
+	 * for addresses that are not local endpoints). */
+	if (!dst)
+		p.dst_identity = ipcache_identity4(p.daddr);
+	if (ct.status != CT_REPLY &&
+	    (ret = policy_verdict(&p, p.src_ep_id, p.dst_identity, 1, p.len)) < 0)
+		return drop(&p, ifindex, OBS_FROM_ENDPOINT, DIR_EGRESS, ret);
+
+	/* stage: masquerade and egress gateway steering for destinations
+	 * outside the cluster. */
 
 	reason = flow_reason(ct.report, 0);
 	if (reason)
@@ -186,6 +199,9 @@ int cil_to_container(struct __sk_buff *ctx)
 	if (src) {
 		p.src_ep_id = src->lxc_id;
 		p.src_identity = src->sec_id;
+	} else {
+		/* Another node's pod, the node, the world (lib/ipcache.h). */
+		p.src_identity = ipcache_identity4(p.saddr);
 	}
 	identify_destination(&p, lookup_endpoint4(p.daddr));
 

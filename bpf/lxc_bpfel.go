@@ -81,6 +81,18 @@ type lxcFlowEvent struct {
 	_           [4]byte
 }
 
+type lxcIpcacheKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	ClusterId uint16
+	Pad1      uint8
+	Family    uint8
+	Ip4       uint32
+	Pad4      uint32
+	Pad5      uint32
+	Pad6      uint32
+}
+
 type lxcIpv4CtTuple struct {
 	_       structs.HostLayout
 	Daddr   uint32
@@ -151,18 +163,30 @@ type lxcLbAffinityVal struct {
 	Pad       uint32
 }
 
+type lxcRemoteEndpointInfo struct {
+	_              structs.HostLayout
+	SecIdentity    uint32
+	TunnelEndpoint uint32
+	PadTunnel      [3]uint32
+	Pad            uint16
+	Key            uint8
+	Flags          uint8
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lxcMapCiliumCt4Global       = "cilium_ct4_global"
 	lxcMapCiliumCtAny4Global    = "cilium_ct_any4_global"
+	lxcMapCiliumIpcache         = "cilium_ipcache"
 	lxcMapCiliumLb4Affinity     = "cilium_lb4_affinity"
 	lxcMapCiliumLb4BackendsV3   = "cilium_lb4_backends_v3"
 	lxcMapCiliumLb4Maglev       = "cilium_lb4_maglev"
 	lxcMapCiliumLb4ReverseNat   = "cilium_lb4_reverse_nat"
 	lxcMapCiliumLb4ServicesV2   = "cilium_lb4_services_v2"
 	lxcMapCiliumLxc             = "cilium_lxc"
+	lxcMapCiliumPolicyEps       = "cilium_policy_eps"
 	lxcMapHivenetFlows          = "hivenet_flows"
 	lxcMapHivenetFlowsLost      = "hivenet_flows_lost"
 	lxcProgCilFromContainer     = "cil_from_container"
@@ -227,12 +251,14 @@ type lxcProgramSpecs struct {
 type lxcMapSpecs struct {
 	CiliumCt4Global     *ebpf.MapSpec `ebpf:"cilium_ct4_global"`
 	CiliumCtAny4Global  *ebpf.MapSpec `ebpf:"cilium_ct_any4_global"`
+	CiliumIpcache       *ebpf.MapSpec `ebpf:"cilium_ipcache"`
 	CiliumLb4Affinity   *ebpf.MapSpec `ebpf:"cilium_lb4_affinity"`
 	CiliumLb4BackendsV3 *ebpf.MapSpec `ebpf:"cilium_lb4_backends_v3"`
 	CiliumLb4Maglev     *ebpf.MapSpec `ebpf:"cilium_lb4_maglev"`
 	CiliumLb4ReverseNat *ebpf.MapSpec `ebpf:"cilium_lb4_reverse_nat"`
 	CiliumLb4ServicesV2 *ebpf.MapSpec `ebpf:"cilium_lb4_services_v2"`
 	CiliumLxc           *ebpf.MapSpec `ebpf:"cilium_lxc"`
+	CiliumPolicyEps     *ebpf.MapSpec `ebpf:"cilium_policy_eps"`
 	HivenetFlows        *ebpf.MapSpec `ebpf:"hivenet_flows"`
 	HivenetFlowsLost    *ebpf.MapSpec `ebpf:"hivenet_flows_lost"`
 }
@@ -271,12 +297,14 @@ func (o *lxcObjects) Close() error {
 type lxcMaps struct {
 	CiliumCt4Global     *ebpf.Map `ebpf:"cilium_ct4_global"`
 	CiliumCtAny4Global  *ebpf.Map `ebpf:"cilium_ct_any4_global"`
+	CiliumIpcache       *ebpf.Map `ebpf:"cilium_ipcache"`
 	CiliumLb4Affinity   *ebpf.Map `ebpf:"cilium_lb4_affinity"`
 	CiliumLb4BackendsV3 *ebpf.Map `ebpf:"cilium_lb4_backends_v3"`
 	CiliumLb4Maglev     *ebpf.Map `ebpf:"cilium_lb4_maglev"`
 	CiliumLb4ReverseNat *ebpf.Map `ebpf:"cilium_lb4_reverse_nat"`
 	CiliumLb4ServicesV2 *ebpf.Map `ebpf:"cilium_lb4_services_v2"`
 	CiliumLxc           *ebpf.Map `ebpf:"cilium_lxc"`
+	CiliumPolicyEps     *ebpf.Map `ebpf:"cilium_policy_eps"`
 	HivenetFlows        *ebpf.Map `ebpf:"hivenet_flows"`
 	HivenetFlowsLost    *ebpf.Map `ebpf:"hivenet_flows_lost"`
 }
@@ -285,12 +313,14 @@ func (m *lxcMaps) Close() error {
 	return _LxcClose(
 		m.CiliumCt4Global,
 		m.CiliumCtAny4Global,
+		m.CiliumIpcache,
 		m.CiliumLb4Affinity,
 		m.CiliumLb4BackendsV3,
 		m.CiliumLb4Maglev,
 		m.CiliumLb4ReverseNat,
 		m.CiliumLb4ServicesV2,
 		m.CiliumLxc,
+		m.CiliumPolicyEps,
 		m.HivenetFlows,
 		m.HivenetFlowsLost,
 	)
