@@ -7,10 +7,12 @@
 # time of the process, GC included), which varies far less there than
 # wall-clock objects/s.
 #
-# Usage: ./compare.sh [rounds] [benchtime]   (default 6 rounds of 300ms)
+# Usage: ./compare.sh [rounds] [benchtime] [bench regexp]
+# (default 6 rounds of 300ms of every benchmark)
 set -eu
 rounds=${1:-6}
 benchtime=${2:-300ms}
+bench=${3:-.}
 cd "$(dirname "$0")"
 out=$(mktemp -d /tmp/hvdb-benchcmp.XXXXXX)
 trap 'rm -rf "$out"' EXIT
@@ -18,9 +20,9 @@ go test -c -o "$out/hivenet.test" ./hivenet
 go test -c -o "$out/cilium.test" ./cilium
 i=0
 while [ "$i" -lt "$rounds" ]; do
-	GOMAXPROCS=1 "$out/hivenet.test" -test.run - -test.bench . -test.benchtime "$benchtime" -test.benchmem >>"$out/hivenet.txt" &
+	GOMAXPROCS=1 "$out/hivenet.test" -test.run - -test.bench "$bench" -test.benchtime "$benchtime" -test.benchmem >>"$out/hivenet.txt" &
 	pid=$!
-	GOMAXPROCS=1 "$out/cilium.test" -test.run - -test.bench . -test.benchtime "$benchtime" -test.benchmem >>"$out/cilium.txt"
+	GOMAXPROCS=1 "$out/cilium.test" -test.run - -test.bench "$bench" -test.benchtime "$benchtime" -test.benchmem >>"$out/cilium.txt"
 	wait "$pid"
 	i=$((i + 1))
 done
