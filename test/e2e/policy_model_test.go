@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
+	"github.com/hivenet/hivenet/cells/k8s/client"
 	"github.com/hivenet/hivenet/test/cluster"
 )
 
@@ -182,6 +184,45 @@ func (m *netpolModel) remove(nps ...*networkingv1.NetworkPolicy) {
 	}
 }
 
+func (m *netpolModel) applyCilium(manifest string) func() {
+	m.t.Helper()
+	var kind struct{ Kind string }
+	if err := yaml.Unmarshal([]byte(manifest), &kind); err != nil {
+		m.t.Fatal(err)
+	}
+	cs, err := client.NewClientset(m.c.CP.RESTConfig())
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	ctx := context.Background()
+	switch kind.Kind {
+	case "CiliumNetworkPolicy":
+		o := &v2.CiliumNetworkPolicy{}
+		if err := yaml.UnmarshalStrict([]byte(manifest), o); err != nil {
+			m.t.Fatal(err)
+		}
+		if _, err := cs.Cilium.V2.CiliumNetworkPolicies.Create(ctx, o.Namespace, o, metav1.CreateOptions{}); err != nil {
+			m.t.Fatal(err)
+		}
+		return func() {
+			_ = cs.Cilium.V2.CiliumNetworkPolicies.Delete(ctx, o.Namespace, o.Name, metav1.DeleteOptions{})
+		}
+	case "CiliumClusterwideNetworkPolicy":
+		o := &v2.CiliumClusterwideNetworkPolicy{}
+		if err := yaml.UnmarshalStrict([]byte(manifest), o); err != nil {
+			m.t.Fatal(err)
+		}
+		if _, err := cs.Cilium.V2.CiliumClusterwideNetworkPolicies.Create(ctx, "", o, metav1.CreateOptions{}); err != nil {
+			m.t.Fatal(err)
+		}
+		return func() {
+			_ = cs.Cilium.V2.CiliumClusterwideNetworkPolicies.Delete(ctx, "", o.Name, metav1.DeleteOptions{})
+		}
+	}
+	m.t.Fatalf("kind %q", kind.Kind)
+	return nil
+}
+
 func nsPart(pod string) string { ns, _, _ := strings.Cut(pod, "/"); return ns }
 
 // TestNetworkPolicyModel runs the upstream model's truth tables with real
@@ -241,4 +282,48 @@ spec:
 	m.expect("endPort: 80 outside", 80, func(s, d string) bool { return nsPart(s) != "x" })
 	m.remove(rng)
 	m.expect("all policies deleted", 80, all)
+
+	// CiliumNetworkPolicy cases on the same model.
+	del := m.applyCilium(`
+kind: CiliumNetworkPolicy
+metadata: {name: l4, namespace: x}
+spec:
+  endpointSelector: {matchLabels: {pod: a}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {pod: b}}]
+    toPorts: [{ports: [{port: "80", protocol: TCP}]}]`)
+	m.expect("CNP L3/L4 allow (namespaced peers)", 80, func(s, d string) bool { return d != "x/a" || s == "x/b" })
+	m.expect("CNP L3/L4 allow: other port", 81, func(s, d string) bool { return d != "x/a" })
+	del()
+
+	del = m.applyCilium(`
+kind: CiliumNetworkPolicy
+metadata: {name: deny-wins, namespace: x}
+spec:
+  endpointSelector: {}
+  ingress: [{fromEntities: [all]}]
+  ingressDeny: [{fromEndpoints: [{matchLabels: {"k8s:io.kubernetes.pod.namespace": z}}]}]`)
+	m.expect("CNP deny beats allow", 80, func(s, d string) bool { return nsPart(d) != "x" || nsPart(s) != "z" })
+	del()
+
+	del = m.applyCilium(`
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: only-from-a}
+spec:
+  endpointSelector: {matchLabels: {pod: b}}
+  ingress: [{fromEndpoints: [{matchLabels: {pod: a}}]}]`)
+	m.expect("CCNP applies in every namespace", 80, func(s, d string) bool { return modelPodOf(d) != "b" || modelPodOf(s) == "a" })
+	del()
+
+	del = m.applyCilium(`
+kind: CiliumNetworkPolicy
+metadata: {name: egress-cluster-only, namespace: "y"}
+spec:
+  endpointSelector: {}
+  egress: [{toEntities: [world]}]`)
+	m.expect("CNP egress to world only: pods unreachable from y", 81, func(s, d string) bool { return nsPart(s) != "y" })
+	del()
+	m.expect("all Cilium policies deleted", 80, all)
 }
+
+func modelPodOf(pod string) string { _, p, _ := strings.Cut(pod, "/"); return p }
