@@ -12,6 +12,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	v2 "github.com/hivenet/hivenet/cells/k8s/apis/cilium.io/v2"
+	"github.com/hivenet/hivenet/cells/k8s/client"
 )
 
 // TestGettingStartedDenyIngress is the getting-started walkthrough: a
@@ -84,5 +88,52 @@ func TestGettingStartedDenyIngress(t *testing.T) {
 	}
 	if out := eventuallyCurl(t, c, "client", url); !strings.Contains(out, "hostname=server") {
 		t.Errorf("after deleting the policy the client got %q", out)
+	}
+}
+
+// TestEnablePolicyAlways: with enable-policy=always, an endpoint no policy
+// selects is still in default deny; a CiliumNetworkPolicy then allows
+// exactly what it names.
+func TestEnablePolicyAlways(t *testing.T) {
+	c := upCluster(t, 1, "--enable-policy=always")
+	ctx := context.Background()
+	node := c.Nodes[0]
+	for _, name := range []string{"server", "client"} {
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, echoPod(name, node.Name), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	server := waitRunning(t, c, "server")
+	waitRunning(t, c, "client")
+	url := "http://" + server.Status.PodIP + "/"
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := curl(c, "client", url); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("client reaches the server although enable-policy=always and no policy allows it")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cs, err := client.NewClientset(c.CP.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnp := &v2.CiliumNetworkPolicy{}
+	if err := yaml.UnmarshalStrict([]byte(`
+metadata: {name: client-to-server, namespace: default}
+specs:
+- endpointSelector: {matchLabels: {app: server}}
+  ingress: [{fromEndpoints: [{matchLabels: {app: client}}], toPorts: [{ports: [{port: "80", protocol: TCP}]}]}]
+- endpointSelector: {matchLabels: {app: client}}
+  egress: [{toEndpoints: [{matchLabels: {app: server}}]}]`), cnp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Cilium.V2.CiliumNetworkPolicies.Create(ctx, "default", cnp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out := eventuallyCurl(t, c, "client", url); !strings.Contains(out, "hostname=server") {
+		t.Errorf("client -> server with the allowing policy answered %q", out)
 	}
 }
