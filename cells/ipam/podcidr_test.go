@@ -46,11 +46,14 @@ func TestKubernetesModeWaitsForPodCIDRThenRestoresWithoutAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		m  ipam.IPAM
-		db *statedb.DB
+		m           ipam.IPAM
+		db          *statedb.DB
+		constructed = make(chan struct{})
 	)
+	// Start (and so the Invoke) runs in another goroutine: the channel
+	// hands m and db over without a race.
 	h := cell.New(statedb.Cell, statedir.Cell, ipam.Cell, k8sNodes("n1", tbl),
-		cell.Invoke(func(i ipam.IPAM, d *statedb.DB) { m, db = i, d }))
+		cell.Invoke(func(i ipam.IPAM, d *statedb.DB) { m, db = i, d; close(constructed) }))
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
 	h.RegisterFlags(fs)
 	if err := fs.Parse([]string{"--state-dir=" + dir}); err != nil {
@@ -60,12 +63,12 @@ func TestKubernetesModeWaitsForPodCIDRThenRestoresWithoutAPI(t *testing.T) {
 	go func() { started <- h.Start(context.Background()) }()
 
 	// Start cannot finish while the Node has no pod CIDR.
-	deadline := time.Now().Add(10 * time.Second)
-	for db == nil || m == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("hive did not construct the IPAM")
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-constructed:
+	case err := <-started:
+		t.Fatalf("start returned (%v) before constructing the IPAM", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("hive did not construct the IPAM")
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
 	putNode(t, db, tbl, node)
