@@ -21,7 +21,6 @@ import (
 	"time"
 
 	current "github.com/containernetworking/cni/pkg/types/100"
-	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsclientset "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +30,7 @@ import (
 	"github.com/hivenet/hivenet/cells/k8s/client"
 	"github.com/hivenet/hivenet/cells/k8s/crds"
 	"github.com/hivenet/hivenet/test/box"
+	"github.com/hivenet/hivenet/test/netnstest"
 )
 
 var (
@@ -504,101 +504,14 @@ func (n *node) addPod(name string) *pod {
 	return p
 }
 
-// inNetns runs f on an OS thread that entered the named namespace. Sockets
-// created by f stay in that namespace and may be used from any goroutine.
-func inNetns(t *testing.T, name string, f func() error) {
-	t.Helper()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread stays locked and exits with the goroutine instead of
-		// going back to the pool in the wrong namespace.
-		ns, err := netns.GetFromName(name)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- err
-			return
-		}
-		errc <- f()
-	}()
-	if err := <-errc; err != nil {
-		t.Fatalf("in netns %s: %v", name, err)
-	}
-}
-
-func listenTCP(t *testing.T, ns string, addr netip.AddrPort) net.Listener {
-	t.Helper()
-	var ln net.Listener
-	inNetns(t, ns, func() (err error) { ln, err = net.Listen("tcp4", addr.String()); return })
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
-func dialTCP(t *testing.T, ns string, addr netip.AddrPort) (net.Conn, error) {
-	t.Helper()
-	var c net.Conn
-	var dialErr error
-	inNetns(t, ns, func() error {
-		c, dialErr = net.DialTimeout("tcp4", addr.String(), 3*time.Second)
-		return nil
-	})
-	return c, dialErr
-}
-
-// serveEcho echoes every connection of ln and reports each peer address.
-func serveEcho(ln net.Listener) <-chan netip.AddrPort {
-	peers := make(chan netip.AddrPort, 1024)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			select {
-			case peers <- netip.MustParseAddrPort(c.RemoteAddr().String()):
-			default:
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 64<<10)
-				for {
-					k, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					if _, err := c.Write(buf[:k]); err != nil {
-						return
-					}
-				}
-			}()
-		}
-	}()
-	return peers
-}
-
-// roundTrip writes msg on c and expects it echoed back.
-func roundTrip(c net.Conn, msg string) error {
-	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte(msg)); err != nil {
-		return err
-	}
-	buf := make([]byte, len(msg))
-	for k := 0; k < len(buf); {
-		m, err := c.Read(buf[k:])
-		k += m
-		if err != nil {
-			return err
-		}
-	}
-	if string(buf) != msg {
-		return fmt.Errorf("echo = %q, want %q", buf, msg)
-	}
-	return nil
-}
+// The namespace and traffic helpers are shared with the other suites.
+var (
+	inNetns   = netnstest.InNetns
+	listenTCP = netnstest.ListenTCP
+	dialTCP   = netnstest.DialTCP
+	serveEcho = netnstest.ServeEcho
+	roundTrip = netnstest.RoundTrip
+)
 
 // waitFor polls cond until it returns nil or the timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() error) {
