@@ -14,17 +14,13 @@ import (
 
 	"github.com/hivenet/hivenet/cells/api"
 	"github.com/hivenet/hivenet/cells/cell"
+	"github.com/hivenet/hivenet/test/testbin"
 )
 
-// buildBinary compiles a package of this module into dir and returns its path.
-func buildBinary(t *testing.T, dir, pkg, name string) string {
-	t.Helper()
-	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Cleanup()
+	os.Exit(code)
 }
 
 // startAgent runs a real hivenet-agent serving on a socket in a temp dir and
@@ -34,7 +30,7 @@ func startAgent(t *testing.T, dir string) string {
 	if os.Geteuid() != 0 {
 		t.Fatal("this test runs a real agent, which needs root (BPF probes); run the suite as root")
 	}
-	agent := buildBinary(t, dir, "github.com/hivenet/hivenet/daemon", "hivenet-agent")
+	agent := filepath.Join(testbin.Build(t, "hivenet-agent"), "hivenet-agent")
 	sock := filepath.Join(dir, "agent.sock")
 	// The agent owns its network namespace (routes, a router device,
 	// nftables), so it gets a fresh one rather than the host's.
@@ -112,7 +108,7 @@ func TestStatusAgainstRunningAgent(t *testing.T) {
 
 func TestStatusWithoutAgentFailsWithOneLine(t *testing.T) {
 	dir := t.TempDir()
-	cli := buildBinary(t, dir, "github.com/hivenet/hivenet/cli", "hivenet")
+	cli := filepath.Join(testbin.Build(t, "hivenet"), "hivenet")
 	cmd := exec.Command(cli, "status", "--socket", filepath.Join(dir, "nobody-home.sock"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/hivenet/hivenet/test/netnstest"
+	"github.com/hivenet/hivenet/test/testbin"
 )
 
 // The harness plays a node and a kubelet: the node is a network namespace
@@ -32,47 +32,22 @@ import (
 // the rest of the network. Every name starts with hvcni-.
 
 var (
-	binOnce          sync.Once
 	binDir           string
-	binErr           error
 	agentBin, cniBin string
 	cliBin           string
 )
 
 func buildBinaries(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("these tests create network namespaces and load BPF programs: run them as root")
-	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hvcni-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binDir = dir
-		for pkg, out := range map[string]*string{
-			"github.com/hivenet/hivenet/daemon": &agentBin,
-			"github.com/hivenet/hivenet/cni":    &cniBin,
-			"github.com/hivenet/hivenet/cli":    &cliBin,
-		} {
-			*out = filepath.Join(dir, filepath.Base(pkg))
-			if b, err := exec.Command("go", "build", "-o", *out, pkg).CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
+	binDir = testbin.Build(t, "hivenet-agent", "hivenet-cni", "hivenet")
+	agentBin = filepath.Join(binDir, "hivenet-agent")
+	cniBin = filepath.Join(binDir, "hivenet-cni")
+	cliBin = filepath.Join(binDir, "hivenet")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

@@ -9,59 +9,27 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hivenet/hivenet/test/box"
 	"github.com/hivenet/hivenet/test/cluster"
-)
-
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
+	"github.com/hivenet/hivenet/test/testbin"
 )
 
 // buildBinaries builds the hivenet binaries the box runs, once per test run.
 func buildBinaries(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("the cluster-in-a-box needs root (network namespaces, BPF): run the suite as root")
-	}
 	if err := box.CheckBinaries(box.DefaultBinDir()); err != nil {
 		t.Fatalf("%v (make k8s-bins)", err)
 	}
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "hve2e-bin-")
-		if binErr != nil {
-			return
-		}
-		for name, pkg := range map[string]string{
-			"hivenet-agent": "./daemon", "hivenet-operator": "./operator", "hivenet": "./cli",
-			"hivenet-cni": "./cni", "hivenet-box": "./test/cmd/hivenet-box",
-		} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
-			cmd.Dir = "../.."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binDir
+	return testbin.Build(t, "hivenet-agent", "hivenet-operator", "hivenet", "hivenet-cni", "hivenet-box")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 

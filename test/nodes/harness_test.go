@@ -31,48 +31,24 @@ import (
 	"github.com/hivenet/hivenet/cells/k8s/crds"
 	"github.com/hivenet/hivenet/test/box"
 	"github.com/hivenet/hivenet/test/netnstest"
+	"github.com/hivenet/hivenet/test/testbin"
 )
 
 var (
-	binOnce          sync.Once
 	binDir           string
-	binErr           error
 	agentBin, cniBin string
 )
 
 func buildBinaries(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("these tests create network namespaces and load BPF programs: run them as root")
-	}
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hvnd-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binDir = dir
-		for pkg, out := range map[string]*string{
-			"github.com/hivenet/hivenet/daemon": &agentBin,
-			"github.com/hivenet/hivenet/cni":    &cniBin,
-		} {
-			*out = filepath.Join(dir, filepath.Base(pkg))
-			if b, err := exec.Command("go", "build", "-o", *out, pkg).CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-				return
-			}
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
+	binDir = testbin.Build(t, "hivenet-agent", "hivenet-cni")
+	agentBin = filepath.Join(binDir, "hivenet-agent")
+	cniBin = filepath.Join(binDir, "hivenet-cni")
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
