@@ -16,6 +16,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/hivenet/hivenet/test/netnstest"
 )
 
 // Test topology: a "node" network namespace and "pods", each a namespace
@@ -55,32 +57,7 @@ func randomPrefix(tb testing.TB) string {
 }
 
 // inNetns runs f on an OS thread switched into ns.
-func inNetns(ns netns.NsHandle, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is not unlocked: if restoring fails it must die
-		// rather than run other goroutines in the wrong namespace.
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("restore netns: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+var inNetns = netnstest.Do
 
 func newNamedNetns(tb testing.TB, name string) netns.NsHandle {
 	var ns netns.NsHandle

@@ -33,6 +33,8 @@ import (
 	"github.com/hivenet/hivenet/cells/endpoints"
 	"github.com/hivenet/hivenet/cells/observe/flow"
 	"github.com/hivenet/hivenet/statedb"
+
+	"github.com/hivenet/hivenet/test/netnstest"
 )
 
 // This file runs the observe cell on the real datapath: a node network
@@ -53,32 +55,7 @@ type hvobPod struct {
 }
 
 // onThreadIn runs f on an OS thread switched into ns.
-func onThreadIn(ns netns.NsHandle, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Not unlocked on failure: a thread stuck in the wrong namespace
-		// must die with its goroutine.
-		orig, err := netns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			errc <- fmt.Errorf("setns: %w", err)
-			return
-		}
-		ferr := f()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("restore netns: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+var onThreadIn = netnstest.Do
 
 func hvobNetns(t testing.TB, name string) netns.NsHandle {
 	t.Helper()

@@ -4,6 +4,7 @@
 package netnstest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -119,4 +120,32 @@ func quote(s string) string {
 		s = s[:64] + "..."
 	}
 	return "\"" + s + "\""
+}
+
+// Do runs f on an OS thread switched into ns and switches it back after. If
+// switching back fails the thread stays locked and dies with its goroutine
+// rather than run other goroutines in the wrong namespace.
+func Do(ns netns.NsHandle, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("setns: %w", err)
+			return
+		}
+		ferr := f()
+		if err := netns.Set(orig); err != nil {
+			errc <- fmt.Errorf("restore netns: %w", err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }
