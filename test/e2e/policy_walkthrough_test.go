@@ -53,8 +53,17 @@ func TestGettingStartedDenyIngress(t *testing.T) {
 		}
 		return string(out)
 	}
-	if out := hivenet("observe", "--last", "200"); !strings.Contains(out, "FORWARDED") {
-		t.Errorf("observe shows no FORWARDED flow:\n%s", out)
+	// Flow events reach the agent's buffer through a ring buffer the agent
+	// polls, so the first query may come before the exchange's flows.
+	var flows string
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if flows = hivenet("observe", "--last", "200"); strings.Contains(flows, "FORWARDED") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(flows, "FORWARDED") {
+		t.Errorf("observe shows no FORWARDED flow:\n%s", flows)
 	}
 
 	np := &networkingv1.NetworkPolicy{
