@@ -57,6 +57,23 @@ func (n *e2eNode) setEndpoints(svc, portName string, proto corev1.Protocol, port
 // setEndpointsOn is setEndpoints with each address's node.
 func (n *e2eNode) setEndpointsOn(svc, portName string, proto corev1.Protocol, port int32, ips []netip.Addr, nodes []string) {
 	n.t.Helper()
+	n.writeEndpoints(svc, portName, proto, port, ips, nodes, nil)
+}
+
+// setEndpointsTerminating is setEndpoints with, next to the ready
+// addresses, terminating ones that still serve: how Kubernetes shows pods
+// being deleted during their grace period.
+func (n *e2eNode) setEndpointsTerminating(svc, portName string, proto corev1.Protocol, port int32, ready, terminating []netip.Addr) {
+	n.t.Helper()
+	nodes := make([]string, len(ready))
+	for i := range nodes {
+		nodes[i] = n.prefix
+	}
+	n.writeEndpoints(svc, portName, proto, port, ready, nodes, terminating)
+}
+
+func (n *e2eNode) writeEndpoints(svc, portName string, proto corev1.Protocol, port int32, ips []netip.Addr, nodes []string, terminating []netip.Addr) {
+	n.t.Helper()
 	sl := &discoveryv1.EndpointSlice{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: svc + "-hvsv", Labels: map[string]string{
 			discoveryv1.LabelServiceName: svc,
@@ -70,6 +87,13 @@ func (n *e2eNode) setEndpointsOn(svc, portName string, proto corev1.Protocol, po
 			Addresses:  []string{ip.String()},
 			NodeName:   ptr(nodes[i]),
 			Conditions: discoveryv1.EndpointConditions{Ready: ptr(true), Serving: ptr(true), Terminating: ptr(false)},
+		})
+	}
+	for _, ip := range terminating {
+		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{ip.String()},
+			NodeName:   ptr(n.prefix),
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr(false), Serving: ptr(true), Terminating: ptr(true)},
 		})
 	}
 	api := n.k8s.DiscoveryV1().EndpointSlices("default")
@@ -103,6 +127,38 @@ func (n *e2eNode) waitFrontend(fe string, want int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	n.t.Fatalf("frontend %s with %d backends not in the maps within 20s; agent has %+v\nagent log:\n%s", fe, want, es, n.log())
+}
+
+// waitFrontendStates waits until the agent has frontend fe in the maps
+// with active active backends and terminating terminating ones.
+func (n *e2eNode) waitFrontendStates(fe string, active, terminating int) {
+	n.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var es []ServiceEntry
+	for time.Now().Before(deadline) {
+		es = nil
+		if err := n.getJSON("/v1/services", &es); err == nil {
+			for _, e := range es {
+				if e.Frontend != fe || e.Status != "done" {
+					continue
+				}
+				var a, term int
+				for _, b := range e.Backends {
+					switch {
+					case strings.HasSuffix(b, "(active)"):
+						a++
+					case strings.HasSuffix(b, "(terminating)"):
+						term++
+					}
+				}
+				if a == active && term == terminating {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.t.Fatalf("frontend %s with %d active and %d terminating backends not in the maps within 20s; agent has %+v", fe, active, terminating, es)
 }
 
 func clusterIP(svc *corev1.Service, port uint16) netip.AddrPort {
@@ -257,19 +313,27 @@ func TestE2EClusterIP(t *testing.T) {
 		}
 	})
 
-	// Backends scale 1 -> 10 -> 1 while a client loops short connections:
-	// none fails, as no backend is removed while a connection is on it
-	// (each connection ends before the next starts).
+	// Backends scale 1 -> 10 -> 1 while a client loops short connections,
+	// one at a time. Scaling up, and scaling down gracefully (the removed
+	// pods first terminating, as Kubernetes shows pods in their grace
+	// period), fail no connection. Removing backends outright may reset the
+	// one connection the client has on a removed backend at that moment
+	// (its next packet finds the backend gone and goes elsewhere), nothing
+	// else.
 	t.Run("ScaleUnderLoad", func(t *testing.T) {
 		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, backends[0].ip)
 		n.waitFrontend(vip.String()+"/TCP", 1)
+		type failure struct {
+			at  time.Time
+			err error
+		}
 		var (
-			stop     atomic.Bool
-			ok, fail atomic.Int64
-			mu       sync.Mutex
-			errs     []string
-			seen     = map[string]bool{}
-			done     = make(chan struct{})
+			stop  atomic.Bool
+			ok    atomic.Int64
+			mu    sync.Mutex
+			fails []failure
+			seen  = map[string]bool{}
+			done  = make(chan struct{})
 		)
 		go func() {
 			defer close(done)
@@ -277,10 +341,7 @@ func TestE2EClusterIP(t *testing.T) {
 				name, _, _, err := askName(t, client.netns, vip)
 				mu.Lock()
 				if err != nil {
-					fail.Add(1)
-					if len(errs) < 5 {
-						errs = append(errs, err.Error())
-					}
+					fails = append(fails, failure{time.Now(), err})
 				} else {
 					ok.Add(1)
 					seen[name] = true
@@ -288,31 +349,68 @@ func TestE2EClusterIP(t *testing.T) {
 				mu.Unlock()
 			}
 		}()
+		defer func() { stop.Store(true); <-done }()
 		waitCount := func(min int64) {
-			deadline := time.Now().Add(20 * time.Second)
+			t.Helper()
+			deadline := time.Now().Add(30 * time.Second)
 			for ok.Load() < min && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
+			if ok.Load() < min {
+				t.Fatalf("the client completed %d connections, waited for %d", ok.Load(), min)
+			}
 		}
+		failedSince := func(from time.Time) []failure {
+			mu.Lock()
+			defer mu.Unlock()
+			var out []failure
+			for _, f := range fails {
+				if !f.at.Before(from) {
+					out = append(out, f)
+				}
+			}
+			return out
+		}
+		fe := vip.String() + "/TCP"
 		waitCount(20)
+
+		phase := time.Now()
 		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, ips(backends)...)
-		n.waitFrontend(vip.String()+"/TCP", 10)
-		before := ok.Load()
-		waitCount(before + 200)
-		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, backends[0].ip)
-		n.waitFrontend(vip.String()+"/TCP", 1)
-		waitCount(ok.Load() + 50)
-		stop.Store(true)
-		<-done
+		n.waitFrontend(fe, 10)
+		waitCount(ok.Load() + 200)
+		if f := failedSince(phase); len(f) > 0 {
+			t.Fatalf("scaling up 1 -> 10 failed %d connections, first: %v", len(f), f[0].err)
+		}
 		mu.Lock()
-		defer mu.Unlock()
-		if fail.Load() > 0 {
-			t.Fatalf("%d of %d connections failed while backends scaled: %v", fail.Load(), ok.Load()+fail.Load(), errs)
+		reached := len(seen)
+		mu.Unlock()
+		if reached < 8 {
+			t.Errorf("at 10 backends, connections reached only %d of them", reached)
 		}
-		if len(seen) < 8 {
-			t.Errorf("at 10 backends, connections reached only %d of them", len(seen))
+
+		phase = time.Now()
+		n.setEndpointsTerminating("web", "http", corev1.ProtocolTCP, 8080, []netip.Addr{backends[0].ip}, ips(backends[1:]))
+		n.waitFrontendStates(fe, 1, 9)
+		waitCount(ok.Load() + 50)
+		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, backends[0].ip)
+		n.waitFrontend(fe, 1)
+		waitCount(ok.Load() + 50)
+		if f := failedSince(phase); len(f) > 0 {
+			t.Fatalf("graceful scale-down 10 -> 1 failed %d connections, first: %v", len(f), f[0].err)
 		}
-		t.Logf("%d connections, backends reached: %d", ok.Load(), len(seen))
+
+		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, ips(backends)...)
+		n.waitFrontend(fe, 10)
+		waitCount(ok.Load() + 50)
+		phase = time.Now()
+		n.setEndpoints("web", "http", corev1.ProtocolTCP, 8080, backends[0].ip)
+		n.waitFrontend(fe, 1)
+		waitCount(ok.Load() + 50)
+		f := failedSince(phase)
+		if len(f) > 1 || len(f) == 1 && !errors.Is(f[0].err, syscall.ECONNRESET) {
+			t.Fatalf("removing 9 of 10 backends outright failed %d connections (at most the one in flight may be reset): %v", len(f), f)
+		}
+		t.Logf("%d connections, %d reset by the outright removal, backends reached: %d", ok.Load(), len(f), reached)
 	})
 
 	// Services keep working while the agent is down (maps and links are
